@@ -1,0 +1,31 @@
+# Everything runs in a project-local virtual environment (.venv), created on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+
+.PHONY: test demo bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Reinstall only when the dependencies change.
+$(VENV)/.installed: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+test: $(VENV)/.installed
+	$(PY) -m pytest tests
+	KERAS_BACKEND=jax $(PY) -m pytest tests
+
+demo: $(VENV)/.installed
+	$(PY) -m apps.layer_demo
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.attention
+	$(PY) -m bench.recurrent
+	$(PY) -m bench.graph_layers
+
+clean:
+	rm -rf $(VENV) .pytest_cache runs/*/ saved_models/*/

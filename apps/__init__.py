@@ -1,0 +1,1 @@
+"""seqgraph apps: one CLI module per app (python -m apps.<app>)."""

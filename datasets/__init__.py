@@ -1,0 +1,1 @@
+"""Dataset readers and tf.data pipelines, one module per modality."""

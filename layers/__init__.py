@@ -1,0 +1,16 @@
+"""seqgraph layers: Keras 3, backend-agnostic (keras.ops only), serializable."""
+
+from layers.attention import MultiHeadSelfAttention
+from layers.ctc import CTCLoss, ctc_beam_decode, ctc_greedy_decode, ctc_loss
+from layers.embedding import CBOW, SkipGram, negative_sampling_loss
+from layers.graph import ChebConv, GATConv, GCNConv, GINConv, GraphPooling, GraphSAGEConv
+from layers.positional import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding,
+                               SinusoidalPositionalEncoding2D)
+from layers.recurrent import PeepholeLSTM, PeepholeLSTMCell
+
+__all__ = [
+    "MultiHeadSelfAttention", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
+    "SinusoidalPositionalEncoding2D", "PeepholeLSTMCell", "PeepholeLSTM", "GINConv", "GATConv",
+    "ChebConv", "GCNConv", "GraphSAGEConv", "GraphPooling", "SkipGram", "CBOW",
+    "negative_sampling_loss", "CTCLoss", "ctc_loss", "ctc_greedy_decode", "ctc_beam_decode",
+]

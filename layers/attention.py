@@ -1,0 +1,182 @@
+"""Multi-head self-attention with dot-product or additive relevance, and truncated attention.
+
+Truncated attention (``window=w``: position i attends to |i - j| <= w) never forms a T x T
+matrix. The sequence is cut into blocks of ``max(w, 16)`` queries; each block attends to its own
+keys and those of the two neighbouring blocks, so time and memory grow linearly in T.
+"""
+
+import numpy as np
+import keras
+from keras import ops
+
+# Added to the relevance of keys a query must not see before the softmax.
+MASK_VALUE = -1e9
+MIN_BLOCK = 16
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class MultiHeadSelfAttention(keras.layers.Layer):
+    """Self-attention over a sequence ``[batch, time, features]`` (lecture: q = W^q a, k = W^k a).
+
+    Args:
+        num_heads: number of heads.
+        key_dim: size of each head's queries and keys.
+        value_dim: size of each head's values (default ``key_dim``).
+        score: ``"dot"`` (q.k / sqrt(key_dim)) or ``"additive"`` (w^T tanh(W_q q + W_k k)).
+        window: truncated attention radius; ``None`` attends to the whole sequence.
+        causal: position i attends only to j <= i.
+        dropout: dropout rate on the attention weights.
+        output_dim: size of the output (default: the input feature size).
+
+    Call with ``return_attention_scores=True`` to also get the attention weights: shape
+    ``[batch, heads, T, T]``, or ``[batch, heads, T, 2*window+1]`` with truncated attention
+    (column k is key j = i + k - window). Padded keys (Keras mask) are ignored and padded queries
+    output zeros.
+    """
+
+    def __init__(self, num_heads, key_dim, value_dim=None, score="dot", window=None,
+                 causal=False, dropout=0.0, output_dim=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if score not in ("dot", "additive"):
+            raise ValueError(f"score must be 'dot' or 'additive', got {score!r}")
+        if window is not None and (int(window) != window or window < 0):
+            raise ValueError(f"window must be a non-negative integer or None, got {window!r}")
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.value_dim = int(value_dim) if value_dim else self.key_dim
+        self.score = score
+        self.window = None if window is None else int(window)
+        self.causal = bool(causal)
+        self.dropout = float(dropout)
+        self.output_dim = output_dim
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.attention_dropout = keras.layers.Dropout(self.dropout)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        out_dim = self.output_dim or features
+        h, dk, dv = self.num_heads, self.key_dim, self.value_dim
+
+        def weight(name, shape, init):
+            return self.add_weight(name=name, shape=shape, initializer=init)
+
+        k_init, b_init = self.kernel_initializer, self.bias_initializer
+        self.query_kernel = weight("query_kernel", (features, h, dk), k_init)
+        self.key_kernel = weight("key_kernel", (features, h, dk), k_init)
+        self.value_kernel = weight("value_kernel", (features, h, dv), k_init)
+        self.output_kernel = weight("output_kernel", (h, dv, out_dim), k_init)
+        if self.use_bias:
+            self.query_bias = weight("query_bias", (h, dk), b_init)
+            self.key_bias = weight("key_bias", (h, dk), b_init)
+            self.value_bias = weight("value_bias", (h, dv), b_init)
+            self.output_bias = weight("output_bias", (out_dim,), b_init)
+        if self.score == "additive":
+            self.score_vector = weight("score_vector", (h, dk), k_init)
+
+    def _project(self, x, kernel, bias):
+        y = ops.einsum("btf,fhd->bthd", x, kernel)
+        return y + bias if self.use_bias else y
+
+    def _relevance(self, q, k):
+        """Scores for queries [..., Q, H, D] against keys [..., K, H, D] -> [..., H, Q, K]."""
+        if self.score == "dot":
+            return ops.einsum("...qhd,...khd->...hqk", q, k) / np.sqrt(self.key_dim).astype("float32")
+        # additive: w^T tanh(q + k), broadcast to [..., Q, K, H, D]
+        hidden = ops.tanh(ops.expand_dims(q, -3) + ops.expand_dims(k, -4))
+        return ops.einsum("...qkhd,hd->...hqk", hidden, self.score_vector)
+
+    def _softmax(self, scores, allowed, training):
+        """Softmax over keys where ``allowed``; rows with no allowed key become zeros."""
+        allowed = ops.cast(allowed, scores.dtype)
+        weights = ops.softmax(scores + (1.0 - allowed) * MASK_VALUE, axis=-1) * allowed
+        return self.attention_dropout(weights, training=training)
+
+    def call(self, inputs, mask=None, training=None, return_attention_scores=False):
+        q = self._project(inputs, self.query_kernel, self.query_bias if self.use_bias else None)
+        k = self._project(inputs, self.key_kernel, self.key_bias if self.use_bias else None)
+        v = self._project(inputs, self.value_kernel, self.value_bias if self.use_bias else None)
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        mask = ops.cast(mask, "bool")
+        if self.window is None:
+            context, weights = self._full(q, k, v, mask, training)
+        else:
+            context, weights = self._truncated(q, k, v, mask, training, return_attention_scores)
+        out = ops.einsum("bthv,hvf->btf", context, self.output_kernel)
+        if self.use_bias:
+            out = out + self.output_bias
+        out = out * ops.expand_dims(ops.cast(mask, out.dtype), -1)
+        return (out, weights) if return_attention_scores else out
+
+    def _full(self, q, k, v, mask, training):
+        t = ops.shape(q)[1]
+        allowed = ops.expand_dims(ops.expand_dims(mask, 1), 1)  # keys: [B, 1, 1, T]
+        allowed = ops.logical_and(allowed, ops.expand_dims(ops.expand_dims(mask, 1), -1))
+        if self.causal:
+            pos = ops.arange(t)
+            allowed = ops.logical_and(allowed, ops.expand_dims(pos, -1) >= ops.expand_dims(pos, 0))
+        weights = self._softmax(self._relevance(q, k), allowed, training)
+        return ops.einsum("bhqk,bkhv->bqhv", weights, v), weights
+
+    def _truncated(self, q, k, v, mask, training, band_weights):
+        w = self.window
+        size = max(w, MIN_BLOCK)
+        t = ops.shape(q)[1]
+        blocks = (t + size - 1) // size
+        tail = blocks * size - t
+
+        def block_queries(x):  # [B, T, ...] -> [B, blocks, size, ...]
+            x = ops.pad(x, [[0, 0], [0, tail]] + [[0, 0]] * (len(x.shape) - 2))
+            return ops.reshape(x, (-1, blocks, size) + tuple(x.shape[2:]))
+
+        def block_keys(x):  # [B, T, ...] -> [B, blocks, 3 * size, ...]: previous, own, next block
+            x = ops.pad(x, [[0, 0], [size, tail + size]] + [[0, 0]] * (len(x.shape) - 2))
+            x = ops.reshape(x, (-1, blocks + 2, size) + tuple(x.shape[2:]))
+            return ops.concatenate(
+                [x[:, :blocks], x[:, 1:blocks + 1], x[:, 2:blocks + 2]], axis=2)
+
+        # Static band: query r of a block, key c of its 3-block span; offset j - i = c - size - r.
+        offset = np.arange(3 * size)[None, :] - size - np.arange(size)[:, None]
+        band = np.abs(offset) <= w
+        if self.causal:
+            band &= offset <= 0
+        key_ok = block_keys(mask)  # [B, blocks, 3 * size]
+        query_ok = block_queries(mask)  # [B, blocks, size]
+        allowed = ops.logical_and(ops.expand_dims(key_ok, 2), ops.expand_dims(query_ok, 3))
+        allowed = ops.logical_and(allowed, ops.convert_to_tensor(band))
+        allowed = ops.expand_dims(allowed, 1)  # [B, 1, blocks, size, 3 * size]
+
+        scores = self._relevance(block_queries(q), block_keys(k))  # [B, blocks, H, size, 3*size]
+        scores = ops.transpose(scores, (0, 2, 1, 3, 4))  # [B, H, blocks, size, 3 * size]
+        weights = self._softmax(scores, allowed, training)
+        context = ops.einsum("bhnqk,bnkhv->bnqhv", weights, block_keys(v))
+        context = ops.reshape(context, (-1, blocks * size, self.num_heads, self.value_dim))[:, :t]
+        if not band_weights:
+            return context, None
+        # Band view of the weights: [B, H, T, 2w + 1], column m is key j = i + m - w.
+        index = np.arange(size)[:, None] + size - w + np.arange(2 * w + 1)[None, :]
+        index = ops.broadcast_to(ops.convert_to_tensor(index.astype("int32")),
+                                 ops.shape(weights)[:3] + (size, 2 * w + 1))
+        banded = ops.take_along_axis(weights, index, axis=-1)
+        banded = ops.reshape(banded, (-1, self.num_heads, blocks * size, 2 * w + 1))[:, :, :t]
+        return context, banded
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.output_dim or input_shape[-1],)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads, "key_dim": self.key_dim, "value_dim": self.value_dim,
+            "score": self.score, "window": self.window, "causal": self.causal,
+            "dropout": self.dropout, "output_dim": self.output_dim, "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }

@@ -1,0 +1,300 @@
+"""Graph layers on the disjoint batch: ``layer([x [N,F], senders [E], receivers [E]])``.
+
+Messages flow sender -> receiver and are aggregated with segment ops, so isolated nodes,
+self-loops, repeated edges and graphs without edges need no special case and no N x N matrix is
+ever formed. A repeated edge counts as often as it appears (adjacency entry = multiplicity).
+"""
+
+import keras
+from keras import ops
+
+
+def _unpack(inputs):
+    x, senders, receivers = inputs
+    return x, ops.cast(senders, "int32"), ops.cast(receivers, "int32"), ops.shape(x)[0]
+
+
+def _in_degree(receivers, num_nodes, dtype):
+    return ops.segment_sum(ops.ones_like(receivers, dtype=dtype), receivers, num_nodes)
+
+
+def _inv_sqrt(degree):
+    """1/sqrt(d), 0 where d = 0 (isolated nodes send and receive nothing)."""
+    safe = ops.where(degree > 0, degree, ops.ones_like(degree))
+    return ops.where(degree > 0, ops.rsqrt(safe), ops.zeros_like(degree))
+
+
+def _normalised_sum(x, senders, receivers, num_nodes, inv_sqrt_degree):
+    """sum_{s->r} x_s / sqrt(d_s d_r): one product with D^-1/2 A D^-1/2."""
+    coef = ops.take(inv_sqrt_degree, senders) * ops.take(inv_sqrt_degree, receivers)
+    messages = ops.take(x, senders, axis=0) * ops.expand_dims(coef, -1)
+    return ops.segment_sum(messages, receivers, num_nodes)
+
+
+def _segment_max_or_zero(data, segment_ids, num_segments):
+    """segment max that is 0 (not -inf or the lowest float) for empty segments."""
+    count = ops.segment_sum(ops.ones_like(segment_ids, dtype=data.dtype), segment_ids, num_segments)
+    out = ops.segment_max(data, segment_ids, num_segments)
+    return ops.where(ops.expand_dims(count > 0, -1), out, ops.zeros_like(out))
+
+
+class _GraphLayer(keras.layers.Layer):
+    """Shared initialiser/config handling for layers with ``kernel`` and ``bias``."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units = units if units is None else int(units)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _kernel(self, name, shape):
+        return self.add_weight(name=name, shape=shape, initializer=self.kernel_initializer)
+
+    def _bias(self, size):
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(size,), initializer=self.bias_initializer)
+
+    def _finish(self, out):
+        return self.activation(out + self.bias if self.use_bias else out)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.units)
+
+    def get_config(self):
+        ser = keras.initializers.serialize
+        return {**super().get_config(), "units": self.units,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias, "kernel_initializer": ser(self.kernel_initializer),
+                "bias_initializer": ser(self.bias_initializer)}
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class GINConv(keras.layers.Layer):
+    """Graph Isomorphism Network layer (Xu et al. 2019): h' = mlp((1 + eps) h_v + sum_{u->v} h_u).
+
+    ``mlp`` is any Keras layer (kept as ``layer.mlp``); the default is Dense(units, relu) ->
+    Dense(units). ``train_eps=True`` learns eps starting from ``eps``.
+    """
+
+    def __init__(self, units=None, eps=0.0, train_eps=False, mlp=None, **kwargs):
+        super().__init__(**kwargs)
+        if mlp is None and units is None:
+            raise ValueError("GINConv needs `units` or an `mlp` layer")
+        self.units = units if units is None else int(units)
+        self.eps = float(eps)
+        self.train_eps = bool(train_eps)
+        self.mlp = mlp if mlp is not None else keras.Sequential(
+            [keras.layers.Dense(self.units, activation="relu"), keras.layers.Dense(self.units)],
+            name="mlp")
+
+    def build(self, input_shape):
+        if self.train_eps:
+            self.epsilon = self.add_weight(name="eps", shape=(), initializer=keras.initializers.Constant(self.eps))
+        self.mlp.build(input_shape[0])
+
+    def call(self, inputs, training=None):
+        x, senders, receivers, n = _unpack(inputs)
+        neighbours = ops.segment_sum(ops.take(x, senders, axis=0), receivers, n)
+        eps = self.epsilon if self.train_eps else self.eps
+        return self.mlp((1.0 + eps) * x + neighbours, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return self.mlp.compute_output_shape(input_shape[0])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "eps": self.eps,
+                "train_eps": self.train_eps, "mlp": keras.saving.serialize_keras_object(self.mlp)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["mlp"] = keras.saving.deserialize_keras_object(config["mlp"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class GATConv(_GraphLayer):
+    """Graph attention (Velickovic et al. 2018), softmax over each receiver's incoming edges.
+
+    e_{s->r} = LeakyReLU(a_self . W h_r + a_nbr . W h_s). With ``add_self_loops`` the edges i->i
+    in the input are replaced by exactly one self-loop per node (as PyG and spektral do). Output
+    ``[N, heads*units]`` with ``concat=True``, else the mean over heads ``[N, units]``.
+    """
+
+    def __init__(self, units, heads=1, concat=True, negative_slope=0.2, dropout=0.0,
+                 add_self_loops=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.heads = int(heads)
+        self.concat = bool(concat)
+        self.negative_slope = float(negative_slope)
+        self.dropout = float(dropout)
+        self.add_self_loops = bool(add_self_loops)
+        self.attention_dropout = keras.layers.Dropout(self.dropout)
+
+    def build(self, input_shape):
+        h, u = self.heads, self.units
+        self.kernel = self._kernel("kernel", (input_shape[0][-1], h * u))
+        self.attn_kernel_self = self._kernel("attn_kernel_self", (h, u))
+        self.attn_kernel_neighbors = self._kernel("attn_kernel_neighbors", (h, u))
+        self._bias(h * u if self.concat else u)
+
+    def call(self, inputs, training=None):
+        x, senders, receivers, n = _unpack(inputs)
+        z = ops.reshape(ops.matmul(x, self.kernel), (-1, self.heads, self.units))
+        keep = ops.ones_like(senders, dtype=z.dtype)
+        if self.add_self_loops:
+            keep = ops.cast(ops.not_equal(senders, receivers), z.dtype)
+            loops = ops.arange(n, dtype="int32")
+            senders = ops.concatenate([senders, loops])
+            receivers = ops.concatenate([receivers, loops])
+            keep = ops.concatenate([keep, ops.ones_like(loops, dtype=z.dtype)])
+        score_self = ops.sum(z * self.attn_kernel_self, axis=-1)  # [N, heads]
+        score_nbr = ops.sum(z * self.attn_kernel_neighbors, axis=-1)
+        e = ops.leaky_relu(ops.take(score_self, receivers, axis=0) + ops.take(score_nbr, senders, axis=0),
+                           negative_slope=self.negative_slope)  # [E, heads]
+        # Softmax per receiver; the per-receiver max keeps exp() finite.
+        e = e - ops.take(_segment_max_or_zero(e, receivers, n), receivers, axis=0)
+        weight = ops.exp(e) * ops.expand_dims(keep, -1)
+        total = ops.take(ops.segment_sum(weight, receivers, n), receivers, axis=0)
+        alpha = self.attention_dropout(weight / ops.maximum(total, 1e-16), training=training)
+        out = ops.segment_sum(ops.expand_dims(alpha, -1) * ops.take(z, senders, axis=0), receivers, n)
+        out = ops.reshape(out, (-1, self.heads * self.units)) if self.concat else ops.mean(out, axis=1)
+        return self._finish(out)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.heads * self.units if self.concat else self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, "concat": self.concat,
+                "negative_slope": self.negative_slope, "dropout": self.dropout,
+                "add_self_loops": self.add_self_loops}
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class ChebConv(_GraphLayer):
+    """Chebyshev spectral filter (Defferrard et al. 2016) of order K on L~ = -D^-1/2 A D^-1/2.
+
+    L~ is the rescaled normalised Laplacian with lambda_max = 2. T0 = x, T1 = L~x,
+    Tk = 2 L~ T(k-1) - T(k-2); output sum_k Tk kernel[k] + bias. D is the in-degree.
+    """
+
+    def __init__(self, units, K=3, **kwargs):
+        super().__init__(units, **kwargs)
+        if K < 1:
+            raise ValueError(f"K must be >= 1, got {K}")
+        self.K = int(K)
+
+    def build(self, input_shape):
+        self.kernel = self._kernel("kernel", (self.K, input_shape[0][-1], self.units))
+        self._bias(self.units)
+
+    def call(self, inputs):
+        x, senders, receivers, n = _unpack(inputs)
+        inv_sqrt = _inv_sqrt(_in_degree(receivers, n, x.dtype))
+
+        def laplacian(t):
+            return -_normalised_sum(t, senders, receivers, n, inv_sqrt)
+
+        terms = [x]
+        if self.K > 1:
+            terms.append(laplacian(x))
+        for _ in range(2, self.K):
+            terms.append(2.0 * laplacian(terms[-1]) - terms[-2])
+        out = sum(ops.matmul(t, self.kernel[k]) for k, t in enumerate(terms))
+        return self._finish(out)
+
+    def get_config(self):
+        return {**super().get_config(), "K": self.K}
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class GCNConv(_GraphLayer):
+    """Graph convolution (Kipf & Welling 2017): D~^-1/2 (A + I) D~^-1/2 X W + b, D~ = in-degree + 1."""
+
+    def build(self, input_shape):
+        self.kernel = self._kernel("kernel", (input_shape[0][-1], self.units))
+        self._bias(self.units)
+
+    def call(self, inputs):
+        x, senders, receivers, n = _unpack(inputs)
+        xw = ops.matmul(x, self.kernel)
+        inv_sqrt = _inv_sqrt(_in_degree(receivers, n, xw.dtype) + 1.0)
+        out = _normalised_sum(xw, senders, receivers, n, inv_sqrt)
+        out = out + xw * ops.expand_dims(ops.square(inv_sqrt), -1)  # the added self-loop
+        return self._finish(out)
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class GraphSAGEConv(_GraphLayer):
+    """GraphSAGE (Hamilton et al. 2017): h' = W_self h_v + W_nbr agg_{u->v} h_u + b.
+
+    ``aggregator`` is "mean", "max" or "sum"; a node without incoming edges aggregates to 0.
+    """
+
+    def __init__(self, units, aggregator="mean", **kwargs):
+        super().__init__(units, **kwargs)
+        if aggregator not in ("mean", "max", "sum"):
+            raise ValueError(f"aggregator must be 'mean', 'max' or 'sum', got {aggregator!r}")
+        self.aggregator = aggregator
+
+    def build(self, input_shape):
+        features = input_shape[0][-1]
+        self.kernel_self = self._kernel("kernel_self", (features, self.units))
+        self.kernel_neighbors = self._kernel("kernel_neighbors", (features, self.units))
+        self._bias(self.units)
+
+    def call(self, inputs):
+        x, senders, receivers, n = _unpack(inputs)
+        messages = ops.take(x, senders, axis=0)
+        if self.aggregator == "max":
+            agg = _segment_max_or_zero(messages, receivers, n)
+        else:
+            agg = ops.segment_sum(messages, receivers, n)
+            if self.aggregator == "mean":
+                degree = _in_degree(receivers, n, x.dtype)
+                agg = agg / ops.expand_dims(ops.maximum(degree, 1.0), -1)
+        return self._finish(ops.matmul(x, self.kernel_self) + ops.matmul(agg, self.kernel_neighbors))
+
+    def get_config(self):
+        return {**super().get_config(), "aggregator": self.aggregator}
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class GraphPooling(keras.layers.Layer):
+    """Readout ``[x [N,F], graph_ids [N]] -> [num_graphs, F]`` by "sum", "mean" or "max".
+
+    ``num_graphs`` is fixed here, or passed as a third (scalar tensor) input, or else taken as
+    max(graph_ids) + 1. Graphs with no nodes in the batch get zeros.
+    """
+
+    def __init__(self, mode="sum", num_graphs=None, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        self.mode = mode
+        self.num_graphs = num_graphs if num_graphs is None else int(num_graphs)
+
+    def call(self, inputs):
+        x, graph_ids = inputs[0], ops.cast(inputs[1], "int32")
+        if len(inputs) > 2:
+            num_graphs = ops.reshape(ops.cast(inputs[2], "int32"), ())
+        elif self.num_graphs is not None:
+            num_graphs = self.num_graphs
+        else:
+            num_graphs = ops.max(ops.concatenate([graph_ids, ops.array([-1], "int32")])) + 1
+        if self.mode == "max":
+            return _segment_max_or_zero(x, graph_ids, num_graphs)
+        total = ops.segment_sum(x, graph_ids, num_graphs)
+        if self.mode == "sum":
+            return total
+        count = ops.segment_sum(ops.ones_like(graph_ids, dtype=x.dtype), graph_ids, num_graphs)
+        return total / ops.expand_dims(ops.maximum(count, 1.0), -1)
+
+    def compute_output_shape(self, input_shape):
+        return (self.num_graphs, input_shape[0][-1])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "num_graphs": self.num_graphs}
