@@ -1,0 +1,55 @@
+"""Timing and result writing shared by the benchmarks."""
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def median_seconds(fn, repeats=10, warmup=2):
+    """Median wall time of ``fn()`` after ``warmup`` calls (the first traces/compiles)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved(fns, repeats=10, warmup=2):
+    """Median times of several callables measured in alternation, so drift hits all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def environment():
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "cpus": os.cpu_count(), "machine": platform.machine(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def write_results(name, results):
+    """bench/results/<name>.json, written to a temp file then renamed."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"environment": environment(), **results}, indent=2) + "\n")
+    os.replace(tmp, path)
+    print(f"wrote {path}")
