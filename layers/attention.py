@@ -14,6 +14,11 @@ MASK_VALUE = -1e9
 MIN_BLOCK = 16
 
 
+def _hide(allowed):
+    """0 where allowed, MASK_VALUE elsewhere (float32)."""
+    return (1.0 - ops.cast(allowed, "float32")) * MASK_VALUE
+
+
 @keras.saving.register_keras_serializable(package="seqgraph")
 class MultiHeadSelfAttention(keras.layers.Layer):
     """Self-attention over a sequence ``[batch, time, features]`` (lecture: q = W^q a, k = W^k a).
@@ -84,42 +89,57 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def _relevance(self, q, k):
         """Scores for queries [..., Q, H, D] against keys [..., K, H, D] -> [..., H, Q, K]."""
         if self.score == "dot":
-            return ops.einsum("...qhd,...khd->...hqk", q, k) / np.sqrt(self.key_dim).astype("float32")
+            return ops.einsum("...qhd,...khd->...hqk", q * (1.0 / float(np.sqrt(self.key_dim))), k)
         # additive: w^T tanh(q + k), broadcast to [..., Q, K, H, D]
         hidden = ops.tanh(ops.expand_dims(q, -3) + ops.expand_dims(k, -4))
         return ops.einsum("...qkhd,hd->...hqk", hidden, self.score_vector)
 
-    def _softmax(self, scores, allowed, training):
-        """Softmax over keys where ``allowed``; rows with no allowed key become zeros."""
-        allowed = ops.cast(allowed, scores.dtype)
-        weights = ops.softmax(scores + (1.0 - allowed) * MASK_VALUE, axis=-1) * allowed
-        return self.attention_dropout(weights, training=training)
+    def _attend(self, scores, bias, training):
+        """Softmax over keys; ``bias`` (0 or MASK_VALUE, broadcast from a small shape) hides keys.
+
+        Every valid query sees at least itself, so no row is all hidden; rows of padded queries
+        are zeroed in ``call``.
+        """
+        if bias is not None:
+            scores = scores + ops.cast(bias, scores.dtype)
+        return self.attention_dropout(ops.softmax(scores, axis=-1), training=training)
 
     def call(self, inputs, mask=None, training=None, return_attention_scores=False):
         q = self._project(inputs, self.query_kernel, self.query_bias if self.use_bias else None)
         k = self._project(inputs, self.key_kernel, self.key_bias if self.use_bias else None)
         v = self._project(inputs, self.value_kernel, self.value_bias if self.use_bias else None)
-        if mask is None:
-            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
-        mask = ops.cast(mask, "bool")
+        mask = None if mask is None else ops.cast(mask, "bool")
         if self.window is None:
-            context, weights = self._full(q, k, v, mask, training)
+            context, weights = self._full(q, k, v, mask, training, return_attention_scores)
         else:
             context, weights = self._truncated(q, k, v, mask, training, return_attention_scores)
         out = ops.einsum("bthv,hvf->btf", context, self.output_kernel)
         if self.use_bias:
             out = out + self.output_bias
-        out = out * ops.expand_dims(ops.cast(mask, out.dtype), -1)
-        return (out, weights) if return_attention_scores else out
+        if mask is not None:
+            out = out * ops.expand_dims(ops.cast(mask, out.dtype), -1)
+        if not return_attention_scores:
+            return out
+        if mask is not None:  # [B, H, T, keys]: padded queries attend to nothing
+            weights = weights * ops.expand_dims(ops.expand_dims(ops.cast(mask, weights.dtype), 1), -1)
+        return out, weights
 
-    def _full(self, q, k, v, mask, training):
+    def _full(self, q, k, v, mask, training, weights_wanted):
+        if self.score == "dot" and not weights_wanted and not (training and self.dropout):
+            # Keras' fused kernel (cuDNN/flash where available) for the plain case.
+            key_mask = None if mask is None else ops.expand_dims(ops.expand_dims(mask, 1), 1)
+            context = ops.dot_product_attention(q, k, v, mask=key_mask, is_causal=self.causal,
+                                                scale=1.0 / float(np.sqrt(self.key_dim)))
+            return context, None
         t = ops.shape(q)[1]
-        allowed = ops.expand_dims(ops.expand_dims(mask, 1), 1)  # keys: [B, 1, 1, T]
-        allowed = ops.logical_and(allowed, ops.expand_dims(ops.expand_dims(mask, 1), -1))
-        if self.causal:
+        bias = None
+        if mask is not None:  # padded keys, [B, 1, 1, T]
+            bias = ops.expand_dims(ops.expand_dims(_hide(mask), 1), 1)
+        if self.causal:  # [T, T]
             pos = ops.arange(t)
-            allowed = ops.logical_and(allowed, ops.expand_dims(pos, -1) >= ops.expand_dims(pos, 0))
-        weights = self._softmax(self._relevance(q, k), allowed, training)
+            causal = _hide(ops.expand_dims(pos, -1) >= ops.expand_dims(pos, 0))
+            bias = causal if bias is None else bias + causal
+        weights = self._attend(self._relevance(q, k), bias, training)
         return ops.einsum("bhqk,bkhv->bqhv", weights, v), weights
 
     def _truncated(self, q, k, v, mask, training, band_weights):
@@ -144,16 +164,14 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         band = np.abs(offset) <= w
         if self.causal:
             band &= offset <= 0
-        key_ok = block_keys(mask)  # [B, blocks, 3 * size]
-        query_ok = block_queries(mask)  # [B, blocks, size]
-        allowed = ops.logical_and(ops.expand_dims(key_ok, 2), ops.expand_dims(query_ok, 3))
-        allowed = ops.logical_and(allowed, ops.convert_to_tensor(band))
-        allowed = ops.expand_dims(allowed, 1)  # [B, 1, blocks, size, 3 * size]
+        # Keys outside the sequence (block padding) or padded by the mask are hidden too.
+        keys_valid = block_keys(mask if mask is not None else ops.ones((1, t), dtype="bool"))
+        bias = ops.expand_dims(ops.expand_dims(_hide(keys_valid), 2), 2)  # [B, blocks, 1, 1, 3size]
+        bias = bias + np.where(band, 0.0, MASK_VALUE).astype("float32")  # [B, blocks, 1, size, 3size]
 
-        scores = self._relevance(block_queries(q), block_keys(k))  # [B, blocks, H, size, 3*size]
-        scores = ops.transpose(scores, (0, 2, 1, 3, 4))  # [B, H, blocks, size, 3 * size]
-        weights = self._softmax(scores, allowed, training)
-        context = ops.einsum("bhnqk,bnkhv->bnqhv", weights, block_keys(v))
+        scores = self._relevance(block_queries(q), block_keys(k))  # [B, blocks, H, size, 3 * size]
+        weights = self._attend(scores, bias, training)
+        context = ops.einsum("bnhqk,bnkhv->bnqhv", weights, block_keys(v))
         context = ops.reshape(context, (-1, blocks * size, self.num_heads, self.value_dim))[:, :t]
         if not band_weights:
             return context, None
@@ -161,7 +179,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         index = np.arange(size)[:, None] + size - w + np.arange(2 * w + 1)[None, :]
         index = ops.broadcast_to(ops.convert_to_tensor(index.astype("int32")),
                                  ops.shape(weights)[:3] + (size, 2 * w + 1))
-        banded = ops.take_along_axis(weights, index, axis=-1)
+        banded = ops.transpose(ops.take_along_axis(weights, index, axis=-1), (0, 2, 1, 3, 4))
         banded = ops.reshape(banded, (-1, self.num_heads, blocks * size, 2 * w + 1))[:, :, :t]
         return context, banded
 

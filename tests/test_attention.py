@@ -67,6 +67,16 @@ def test_matches_keras_multi_head_attention(rng, window):
     assert np.all(got[~mask] == 0)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_path_equals_explicit_path(rng, causal):
+    """Without attention weights requested, full dot attention runs keras.ops.dot_product_attention."""
+    x = rng.normal(size=(B, T, F)).astype("float32")
+    layer = _layer(rng, causal=causal)
+    fused = to_numpy(layer(x, mask=_mask(rng)))
+    explicit, _ = layer(x, mask=_mask(rng), return_attention_scores=True)
+    np.testing.assert_allclose(fused, to_numpy(explicit), atol=1e-5)
+
+
 def test_truncated_output_ignores_inputs_beyond_window(rng):
     window, i = 3, 20
     layer = _layer(rng, window=window)
