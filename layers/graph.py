@@ -24,11 +24,15 @@ def _inv_sqrt(degree):
     return ops.where(degree > 0, ops.rsqrt(safe), ops.zeros_like(degree))
 
 
-def _normalised_sum(x, senders, receivers, num_nodes, inv_sqrt_degree):
-    """sum_{s->r} x_s / sqrt(d_s d_r): one product with D^-1/2 A D^-1/2."""
+def _edge_weights(senders, receivers, inv_sqrt_degree):
+    """1 / sqrt(d_s d_r) per edge: the entries of D^-1/2 A D^-1/2, as a column [E, 1]."""
     coef = ops.take(inv_sqrt_degree, senders) * ops.take(inv_sqrt_degree, receivers)
-    messages = ops.take(x, senders, axis=0) * ops.expand_dims(coef, -1)
-    return ops.segment_sum(messages, receivers, num_nodes)
+    return ops.expand_dims(coef, -1)
+
+
+def _weighted_sum(x, senders, receivers, num_nodes, edge_weights):
+    """sum_{s->r} w_sr x_s: one product with the weighted adjacency."""
+    return ops.segment_sum(ops.take(x, senders, axis=0) * edge_weights, receivers, num_nodes)
 
 
 def _segment_max_or_zero(data, segment_ids, num_segments):
@@ -193,10 +197,11 @@ class ChebConv(_GraphLayer):
 
     def call(self, inputs):
         x, senders, receivers, n = _unpack(inputs)
-        inv_sqrt = _inv_sqrt(_in_degree(receivers, n, x.dtype))
+        # L~ = -D^-1/2 A D^-1/2, its entries computed once for all K terms.
+        weights = -_edge_weights(senders, receivers, _inv_sqrt(_in_degree(receivers, n, x.dtype)))
 
         def laplacian(t):
-            return -_normalised_sum(t, senders, receivers, n, inv_sqrt)
+            return _weighted_sum(t, senders, receivers, n, weights)
 
         terms = [x]
         if self.K > 1:
@@ -222,7 +227,7 @@ class GCNConv(_GraphLayer):
         x, senders, receivers, n = _unpack(inputs)
         xw = ops.matmul(x, self.kernel)
         inv_sqrt = _inv_sqrt(_in_degree(receivers, n, xw.dtype) + 1.0)
-        out = _normalised_sum(xw, senders, receivers, n, inv_sqrt)
+        out = _weighted_sum(xw, senders, receivers, n, _edge_weights(senders, receivers, inv_sqrt))
         out = out + xw * ops.expand_dims(ops.square(inv_sqrt), -1)  # the added self-loop
         return self._finish(out)
 
