@@ -127,6 +127,35 @@ def truncated_vs_full(lengths, budget_mb, repeats):
     return rows
 
 
+def plot_scaling(rows, path):
+    """Time and peak memory of truncated vs full attention against T, log-log, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for kind, style in (("truncated", "o-"), ("full", "s--")):
+        done = [r for r in rows if "seconds" in r[kind]]
+        lengths = [r["seq_len"] for r in done]
+        label = f"{kind} (window {WINDOW})" if kind == "truncated" else kind
+        axes[0].loglog(lengths, [1e3 * r[kind]["seconds"] for r in done], style, label=label, base=2)
+        axes[1].loglog(lengths, [r[kind]["peak_extra_mb"] for r in done], style, label=label, base=2)
+    for ax, ylabel in zip(axes, ("forward+backward time (ms)", "peak extra memory (MB)")):
+        ax.set_xlabel("sequence length T")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    oom = [r["seq_len"] for r in rows if "seconds" not in r["full"]]
+    if oom:
+        fig.suptitle(f"full attention ran out of the memory budget from T = {min(oom)}")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+    print(f"wrote {path}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
@@ -137,7 +166,7 @@ def main(argv=None):
         kind, seq_len, repeats = args.child
         return child(kind, int(seq_len), int(repeats))
 
-    from bench.common import write_results
+    from bench.common import RESULTS, write_results
 
     lengths = [128, 512] if args.quick else [128, 256, 512, 1024, 2048]
     long_lengths = [1024, 4096] if args.quick else [1024, 2048, 4096, 8192, 16384, 32768]
@@ -152,6 +181,7 @@ def main(argv=None):
         "setup": {"heads": HEADS, "key_dim": KEY_DIM, "features": FEATURES, "window": WINDOW,
                   "budget_gb": args.budget_gb, "quick": args.quick},
         "vs_keras_mha": vs_keras, "truncated_vs_full": scaling})
+    plot_scaling(scaling, RESULTS / "attention_scaling.png")
 
 
 if __name__ == "__main__":
