@@ -374,4 +374,6 @@ def tf_dataset(dataset, indices, batch_size, shuffle=False, seed=0):
              "senders": tf.TensorSpec((None,), tf.int32), "receivers": tf.TensorSpec((None,), tf.int32),
              "graph_ids": tf.TensorSpec((None,), tf.int32), "num_graphs": tf.TensorSpec((), tf.int32)},
             tf.TensorSpec((None,), tf.int32))
-    return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(tf.data.AUTOTUNE)
+    count = int(np.ceil(len(indices) / batch_size))
+    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    return ds.apply(tf.data.experimental.assert_cardinality(count)).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,83 @@
+"""Shared export steps: versioned SavedModel folders, TFLite conversion, LiteRT runs, the TF
+Serving models.config. Each app builds its own serving functions and verifies the results."""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+
+def next_version(base):
+    """TF Serving layout: ``base/<n>/`` with n one above the highest existing version."""
+    base = Path(base)
+    versions = [int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()]
+    return base / str(max(versions, default=0) + 1)
+
+
+def staging(path):
+    """A fresh temporary sibling of ``path`` to write into before renaming it into place."""
+    tmp = Path(path).with_name(f".tmp-{Path(path).name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if tmp.exists():
+        tmp.unlink()
+    return tmp
+
+
+def publish(tmp, path):
+    """Move a verified export into place (atomic rename)."""
+    os.replace(tmp, path)
+    return Path(path)
+
+
+def convert_tflite(saved_model, signature, representative=None):
+    """TFLite flatbuffer of one signature, builtin ops only (no Flex: LiteRT cannot run them).
+
+    With ``representative`` (a callable yielding input dicts) weights and activations are
+    quantised to int8 where a builtin int8 kernel exists; inputs and outputs stay float.
+    """
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[signature])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if representative is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                               tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+class LiteModel:
+    """A TFLite model in the LiteRT interpreter; its signature runner resizes inputs per call,
+    so numbers of nodes, edges or samples can change from call to call."""
+
+    def __init__(self, content, signature):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_content=content)
+        self.runner = self.interpreter.get_signature_runner(signature)
+        self.input_types = {name: d["dtype"] for name, d in self.runner.get_input_details().items()}
+
+    def __call__(self, feeds):
+        """Named outputs for a dict of named inputs."""
+        return self.runner(**{name: np.asarray(feeds[name], dtype=dtype)
+                              for name, dtype in self.input_types.items()})
+
+    def op_names(self):
+        return {op["op_name"] for op in self.interpreter._get_ops_details()}
+
+
+def write_models_config(root="saved_models"):
+    """``root/models.config`` for ``tensorflow_model_server --model_config_file``, one entry per
+    app folder that holds a numbered version."""
+    root = Path(root)
+    entries = []
+    for app in sorted(p for p in root.iterdir() if p.is_dir() and any(c.name.isdigit() for c in p.iterdir())):
+        entries.append(f'  config {{\n    name: "{app.name}"\n    base_path: "{app.resolve()}"\n'
+                       f'    model_platform: "tensorflow"\n  }}')
+    text = "model_config_list {\n" + "\n".join(entries) + "\n}\n"
+    tmp = root / "models.config.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, root / "models.config")
+    return root / "models.config"

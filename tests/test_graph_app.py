@@ -1,0 +1,114 @@
+"""The graph app end to end on a small TU-format dataset written by the test."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from datasets import graphs
+from tests.helpers import tf_only
+
+pytestmark = tf_only  # the apps train and export with the TensorFlow backend
+
+
+def write_tu(dataset, folder, name="SMALL"):
+    """A GraphDataset written in the TU text format (1-based ids; node labels from the one-hot)."""
+    folder.mkdir(parents=True)
+    write = lambda part, lines: (folder / f"{name}_{part}.txt").write_text("\n".join(lines) + "\n")  # noqa: E731
+    write("A", [f"{s + 1}, {r + 1}" for s, r in zip(dataset.senders, dataset.receivers)])
+    write("graph_indicator", [str(g + 1) for g in dataset.node_graph])
+    write("graph_labels", [str(label * 2 - 1) for label in dataset.labels])  # -1 / 1, as in MUTAG
+    write("node_labels", [str(int(row.argmax())) for row in dataset.node_features])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("graph_app")
+    synthetic = graphs.synthetic_graphs(80, seed=1)
+    keep = np.flatnonzero(synthetic.labels < 2)  # trees vs cycles with chords
+    small, _ = synthetic.batch(keep)
+    dataset = graphs.GraphDataset("SMALL", small["node_features"], small["senders"], small["receivers"],
+                                  small["graph_ids"], synthetic.labels[keep], ["a", "b"])
+    write_tu(dataset, root / "data" / "SMALL")
+    run = root / "run"
+    env = {**os.environ, "SEQGRAPH_CACHE": str(root / "cache")}
+    out = _cli("train", "--dataset", "SMALL", "--data-dir", str(root / "data"), "--model", "gin",
+               "--folds", "2", "--epochs", "3", "--batch-size", "8", "--out", str(run), env=env)
+    return root, run, env, out
+
+
+def _cli(*args, env=None, check=True):
+    result = subprocess.run([sys.executable, "-m", "apps.graph", *args], capture_output=True, text=True,
+                            env=env or {**os.environ}, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_train_writes_metrics_plot_and_model(trained):
+    _, run, _, out = trained
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["fold_accuracies"]) == 2
+    assert metrics["accuracy_mean"] == pytest.approx(np.mean(metrics["fold_accuracies"]))
+    for key in ("accuracy_std", "epochs", "wall_time_s", "best_epoch", "accuracy_mean_at_best_epoch"):
+        assert key in metrics
+    assert (run / "learning_curves.png").stat().st_size > 1000
+    assert (run / "model.keras").exists()
+    assert "mean" in out.stdout
+
+
+def test_evaluate_writes_eval_json(trained):
+    _, run, env, _ = trained
+    _cli("evaluate", "--run", str(run), env=env)
+    result = json.loads((run / "eval.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    assert result["graphs"] == len(config["held_out"])
+    assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_predict_json_and_tu_folder(trained, tmp_path):
+    root, run, env, _ = trained
+    graphs_json = tmp_path / "g.json"
+    graphs_json.write_text(json.dumps({"graphs": [
+        {"node_features": [[1, 0, 0, 0]] * 3, "edges": [[0, 1], [1, 0], [1, 2], [2, 1]]},
+        {"node_features": [[0, 1, 0, 0]], "edges": []}]}))
+    out = _cli("predict", "--run", str(run), str(graphs_json), str(root / "data" / "SMALL"), env=env)
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("g.json graph 0: ") and lines[1].startswith("g.json graph 1: ")
+    assert len(lines) == 2 + graphs.read_tu(root / "data" / "SMALL").num_graphs
+
+
+def test_bad_inputs_get_clear_errors(trained, tmp_path):
+    root, run, env, _ = trained
+    out = _cli("train", "--dataset", "NOPE", "--data-dir", str(root / "data"), env=env, check=False)
+    assert out.returncode == 2 and "'NOPE' not found" in out.stderr
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps([{"node_features": [], "edges": []}]))
+    out = _cli("predict", "--run", str(run), str(empty), env=env, check=False)
+    assert out.returncode == 2 and "graph 0 has no nodes" in out.stderr
+
+
+def test_export_serving_and_tflite(trained):
+    import tensorflow as tf
+
+    root, run, env, _ = trained
+    target = root / "saved_models" / "graph"
+    out = _cli("export", "--run", str(run), "--out", str(target), env=env)
+    assert "TFLite float" in out.stdout
+    report = json.loads((target / "export.json").read_text())
+    assert report["saved_model_max_abs_error"] < 1e-5 and report["tflite_float_max_abs_error"] < 1e-4
+    assert report["tflite_float_accuracy"] == report["keras_accuracy"]
+    assert (target / "graph.tflite").exists() and (target / "graph_int8.tflite").exists()
+    assert "name: \"graph\"" in (root / "saved_models" / "models.config").read_text()
+
+    serve = tf.saved_model.load(str(target / "1")).signatures["serving_default"]
+    request = dict(node_features=tf.ones((3, 4)), senders=tf.constant([0, 1]), receivers=tf.constant([1, 2]),
+                   graph_ids=tf.constant([0, 0, 1]), num_graphs=tf.constant(2))
+    result = serve(**request)
+    assert result["probabilities"].shape == (2, 2) and result["label_name"].dtype == tf.string
+    with pytest.raises(tf.errors.InvalidArgumentError, match="index past the number of nodes"):
+        serve(**{**request, "senders": tf.constant([0, 7])})
