@@ -19,8 +19,14 @@ test: $(VENV)/.installed
 	$(PY) -m pytest tests
 	KERAS_BACKEND=jax $(PY) -m pytest tests
 
+GRAPH_RUN := runs/graph/demo
+
 demo: $(VENV)/.installed
 	$(PY) -m apps.layer_demo
+	$(PY) -m apps.graph train --dataset synthetic --model gin --folds 1 --epochs 30 --out $(GRAPH_RUN)
+	$(PY) -m apps.graph evaluate --run $(GRAPH_RUN)
+	$(PY) -m apps.graph export --run $(GRAPH_RUN)
+	$(PY) -m apps.graph predict --run $(GRAPH_RUN) apps/examples/graphs.json
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.attention
