@@ -112,3 +112,20 @@ def test_export_serving_and_tflite(trained):
     assert result["probabilities"].shape == (2, 2) and result["label_name"].dtype == tf.string
     with pytest.raises(tf.errors.InvalidArgumentError, match="index past the number of nodes"):
         serve(**{**request, "senders": tf.constant([0, 7])})
+
+
+def test_saved_model_cli_serves_the_export(trained, tmp_path):
+    """saved_model_cli run (TF Serving's loader) answers a request in the README's shape."""
+    root, run, env, _ = trained
+    target = root / "saved_models" / "graph"
+    if not (target / "1").exists():
+        _cli("export", "--run", str(run), "--out", str(target), env=env)
+    exprs = ("node_features=[[1.,0,0,0],[0,1.,0,0],[0,0,1.,0]];senders=[0,1,1,2,2,0];"
+             "receivers=[1,0,2,1,0,2];graph_ids=[0,0,0];num_graphs=1")
+    out = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run",
+                          "--dir", str(target / "1"), "--tag_set", "serve", "--signature_def", "serving_default",
+                          "--input_exprs", exprs, "--outdir", str(tmp_path)],
+                         capture_output=True, text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    probabilities = np.load(tmp_path / "probabilities.npy")
+    assert probabilities.shape == (1, 2) and abs(probabilities.sum() - 1) < 1e-5
