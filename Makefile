@@ -12,8 +12,16 @@ $(PY):
 
 # Reinstall only when the dependencies change.
 $(VENV)/.installed: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# The peers of the benchmarks (spektral, PyTorch Geometric) are only needed there.
+$(VENV)/.installed-bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
+
+# Benchmark data (TU format), outside the repository.
+TU_DIR ?= ../shared/data/tu
 
 test: $(VENV)/.installed
 	$(PY) -m pytest tests
@@ -28,10 +36,11 @@ demo: $(VENV)/.installed
 	$(PY) -m apps.graph export --run $(GRAPH_RUN)
 	$(PY) -m apps.graph predict --run $(GRAPH_RUN) apps/examples/graphs.json
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-bench
 	$(PY) -m bench.attention
 	$(PY) -m bench.recurrent
 	$(PY) -m bench.graph_layers
+	$(PY) -m bench.graph_training --data-dir $(TU_DIR)
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs/*/ saved_models/*/
