@@ -213,13 +213,16 @@ def read_graphs_json(path, num_features):
     offset = 0
     for i, item in enumerate(items):
         try:
-            x = np.asarray(item["node_features"], dtype=np.float32).reshape(-1, num_features)
+            x = np.asarray(item["node_features"], dtype=np.float32)
             edges = np.asarray(item.get("edges", []), dtype=np.int64).reshape(-1, 2)
         except (KeyError, TypeError, ValueError) as e:
             raise graphs.GraphDataError(f"{path}: graph {i}: needs node_features [n, {num_features}] "
                                         f"and edges [[sender, receiver], ...] ({e})") from None
-        if len(x) == 0:
+        if x.size == 0:
             raise graphs.GraphDataError(f"{path}: graph {i} has no nodes")
+        if x.ndim != 2 or x.shape[1] != num_features:
+            raise graphs.GraphDataError(f"{path}: graph {i}: node_features has shape {list(x.shape)}, "
+                                        f"the model expects [n, {num_features}]")
         if len(edges) and (edges.min() < 0 or edges.max() >= len(x)):
             raise graphs.GraphDataError(f"{path}: graph {i}: an edge names a node outside 0..{len(x) - 1}")
         features.append(x)

@@ -90,6 +90,10 @@ def test_bad_inputs_get_clear_errors(trained, tmp_path):
     empty.write_text(json.dumps([{"node_features": [], "edges": []}]))
     out = _cli("predict", "--run", str(run), str(empty), env=env, check=False)
     assert out.returncode == 2 and "graph 0 has no nodes" in out.stderr
+    wide = tmp_path / "wide.json"
+    wide.write_text(json.dumps([{"node_features": [[1, 0, 0, 0, 0, 0, 0, 0]], "edges": []}]))
+    out = _cli("predict", "--run", str(run), str(wide), env=env, check=False)
+    assert out.returncode == 2 and "shape [1, 8], the model expects [n, 4]" in out.stderr
 
 
 def test_export_serving_and_tflite(trained):
