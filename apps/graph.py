@@ -121,7 +121,8 @@ def train(args):
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    dataset = graphs.load(args.dataset, args.data_dir, seed=args.seed, download=args.download)
+    dataset = graphs.load(args.dataset, args.data_dir, seed=args.seed, download=args.download,
+                          node_attributes=args.node_attributes)
     out = run_dir("graph", args.out)
     folds = graphs.stratified_folds(dataset.labels, args.folds, seed=args.seed)
     print(f"{dataset.name}: {dataset.num_graphs} graphs, {dataset.num_features} node features, "
@@ -171,6 +172,12 @@ def _load_run(run):
     return config, model
 
 
+def _run_dataset(config, data_dir=None):
+    """The dataset a run was trained on, read the same way."""
+    return graphs.load(config["dataset"], data_dir or config.get("data_dir"), seed=config["seed"],
+                       node_attributes=config.get("node_attributes", True))
+
+
 def _predict_batches(model, dataset, indices, batch_size=128):
     import keras
 
@@ -183,7 +190,7 @@ def _predict_batches(model, dataset, indices, batch_size=128):
 
 def evaluate(args):
     config, model = _load_run(args.run)
-    dataset = graphs.load(config["dataset"], args.data_dir or config.get("data_dir"), seed=config["seed"])
+    dataset = _run_dataset(config, args.data_dir)
     held_out = np.array(config["held_out"])
     probabilities = _predict_batches(model, dataset, held_out)
     from sklearn.metrics import accuracy_score, classification_report
@@ -239,8 +246,12 @@ def predict(args):
     config, model = _load_run(args.run)
     for path in args.inputs:
         path = Path(path)
-        dataset = (read_graphs_json(path, config["num_features"]) if path.suffix == ".json"
-                   else graphs.read_tu(path))
+        if path.suffix == ".json":
+            dataset = read_graphs_json(path, config["num_features"])
+        else:
+            dataset = graphs.read_tu(path)
+            if not config.get("node_attributes", True):
+                dataset = dataset.without_node_attributes()
         if dataset.num_features != config["num_features"]:
             raise graphs.GraphDataError(f"{path}: {dataset.num_features} node features, the model "
                                         f"expects {config['num_features']}")
@@ -298,7 +309,7 @@ def export(args):
     from apps import export as ex
 
     config, model = _load_run(args.run)
-    dataset = graphs.load(config["dataset"], args.data_dir or config.get("data_dir"), seed=config["seed"])
+    dataset = _run_dataset(config, args.data_dir)
     held_out = np.array(config["held_out"])
     train_idx = np.setdiff1d(np.arange(dataset.num_graphs), held_out)
     keras_probs = _predict_batches(model, dataset, held_out, batch_size=32)
@@ -368,6 +379,8 @@ def main(argv=None):
     p.add_argument("--dataset", default="synthetic", help="TU dataset name (MUTAG, PROTEINS, ...) or 'synthetic'")
     p.add_argument("--data-dir", help="folder holding NAME/ or NAME.zip in TU format")
     p.add_argument("--download", action="store_true", help="fetch a missing TU dataset")
+    p.add_argument("--no-node-attributes", dest="node_attributes", action="store_false",
+                   help="node features: one-hot node labels only (as PyG and the GIN paper)")
     p.add_argument("--model", choices=["gin", "gat", "cheb", "gcn", "sage"], default="gin")
     p.add_argument("--folds", type=int, default=10)
     p.add_argument("--epochs", type=int, default=100)

@@ -31,6 +31,7 @@ class GraphDataset:
     node_graph: np.ndarray  # [N] int32, graph index of each node (non-decreasing)
     labels: np.ndarray  # [G] int32 in 0..C-1
     label_names: list = field(default_factory=list)  # original label of each class, as text
+    num_attributes: int = 0  # trailing columns of node_features that are TU node attributes
 
     def __post_init__(self):
         g = len(self.labels)
@@ -71,6 +72,15 @@ class GraphDataset:
         }
         return inputs, self.labels[indices]
 
+    def without_node_attributes(self):
+        """The same graphs with only the one-hot node labels as features (as PyG's TUDataset
+        and the GIN paper use them)."""
+        keep = self.num_features - self.num_attributes
+        if keep == 0:
+            raise GraphDataError(f"{self.name} has no node labels to keep without its node attributes")
+        return GraphDataset(self.name, self.node_features[:, :keep], self.senders, self.receivers,
+                            self.node_graph, self.labels, self.label_names, 0)
+
     def to_npz(self, path, signature=""):
         """Save (no pickle) through a temp file, so a cache is never half-written."""
         path = Path(path)
@@ -80,14 +90,16 @@ class GraphDataset:
             np.savez_compressed(f, name=self.name, node_features=self.node_features,
                                 senders=self.senders, receivers=self.receivers,
                                 node_graph=self.node_graph, labels=self.labels,
-                                label_names=np.array(self.label_names), signature=signature)
+                                label_names=np.array(self.label_names), num_attributes=self.num_attributes,
+                                signature=signature)
         os.replace(tmp, path)
 
     @classmethod
     def from_npz(cls, path):
         with np.load(path, allow_pickle=False) as z:
             return cls(str(z["name"]), z["node_features"], z["senders"], z["receivers"],
-                       z["node_graph"], z["labels"], [str(s) for s in z["label_names"]]), str(z["signature"])
+                       z["node_graph"], z["labels"], [str(s) for s in z["label_names"]],
+                       int(z["num_attributes"])), str(z["signature"])
 
 
 def _ranges(starts, stops):
@@ -212,7 +224,7 @@ def read_tu(path, name=None):
         if src.has(part) and len(src.rows(part, float)) != len(edges):
             raise GraphDataError(f"{src.label(part)}: {len(src.rows(part, float))} lines for {len(edges)} edges")
 
-    features = []
+    features, num_attributes = [], 0
     if src.has("node_labels"):
         node_labels = src.rows("node_labels", int)[:, 0]
         if len(node_labels) != n:
@@ -224,6 +236,7 @@ def read_tu(path, name=None):
         if len(attributes) != n:
             raise GraphDataError(f"{src.label('node_attributes')}: {len(attributes)} lines for {n} nodes")
         features.append(attributes)
+        num_attributes = attributes.shape[1]
     if not features:  # structure only: one-hot in-degree (capped), as Xu et al. do
         degree = np.minimum(np.bincount(receivers, minlength=n), 31)
         features.append(np.eye(32, dtype=np.float32)[degree])
@@ -231,7 +244,7 @@ def read_tu(path, name=None):
     classes, labels = np.unique(raw_labels, return_inverse=True)
     return GraphDataset(name, np.concatenate(features, axis=1), senders.astype(np.int32),
                         receivers.astype(np.int32), (indicator - 1).astype(np.int32),
-                        labels.astype(np.int32), [str(c) for c in classes])
+                        labels.astype(np.int32), [str(c) for c in classes], num_attributes)
 
 
 def load_tu(name, data_dir, cache_dir=DEFAULT_CACHE, download=False):
@@ -331,14 +344,15 @@ def synthetic_graphs(num_graphs=600, seed=0, min_nodes=12, max_nodes=40):
                         np.array(labels, np.int32), list(FAMILIES))
 
 
-def load(name, data_dir=None, seed=0, download=False, cache_dir=DEFAULT_CACHE):
+def load(name, data_dir=None, seed=0, download=False, cache_dir=DEFAULT_CACHE, node_attributes=True):
     """``synthetic`` (embedded, no files) or a TU dataset by name from ``data_dir``."""
     if name == "synthetic":
         return synthetic_graphs(seed=seed)
     if data_dir is None and not download:
         raise GraphDataError(f"dataset {name!r} needs --data-dir (a folder with {name}/ or {name}.zip) "
                              "or --download; the embedded dataset is 'synthetic'")
-    return load_tu(name, data_dir or Path(cache_dir) / "downloads", cache_dir, download)
+    dataset = load_tu(name, data_dir or Path(cache_dir) / "downloads", cache_dir, download)
+    return dataset if node_attributes else dataset.without_node_attributes()
 
 
 # ----------------------------------------------------------------------------- pipelines

@@ -121,3 +121,15 @@ def test_tf_dataset_reshuffles_each_epoch():
     assert epochs[0] != epochs[1]
     inputs, _ = next(iter(ds))
     assert int(inputs["num_graphs"]) == 16 and int(inputs["graph_ids"].numpy().max()) == 15
+
+
+def test_node_attributes_can_be_left_out(tmp_path):
+    folder = write_tu(tmp_path / "data" / "TOY")
+    d = graphs.load("TOY", tmp_path / "data", cache_dir=tmp_path / "cache", node_attributes=False)
+    assert d.num_features == 3 and d.num_attributes == 0
+    np.testing.assert_array_equal(d.node_features[1], [0, 1, 0])
+    cached = graphs.load_tu("TOY", tmp_path / "data", tmp_path / "cache")
+    assert cached.num_attributes == 2
+    (folder / "TOY_node_labels.txt").unlink()
+    with pytest.raises(GraphDataError, match="no node labels"):
+        graphs.read_tu(folder, "TOY").without_node_attributes()
