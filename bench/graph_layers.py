@@ -103,11 +103,8 @@ def build(kind, library, batch):
             return pool([h, graph_ids])
     dense(call())
 
-    def variables():
-        out = [w for c in convs for w in c.trainable_weights] + dense.trainable_weights
-        if library != "ours" and kind == "gin":
-            out += [w for c in convs for w in c.mlp.trainable_weights]
-        return out
+    def variables():  # includes GIN's MLP weights: Keras tracks sub-layers for both libraries
+        return [w for c in convs for w in c.trainable_weights] + dense.trainable_weights
 
     return _step(convs, dense, call, variables)
 
