@@ -1,9 +1,24 @@
-"""What every app shares: run folders, JSON written safely, distribution strategies."""
+"""What every app shares: run folders, files written safely, distribution strategies."""
 
+import contextlib
 import json
 import os
 import time
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary sibling of ``path`` to write; it replaces ``path`` only if the block
+    succeeds, so a failed run never leaves a half-written file (or loses the old one)."""
+    path = Path(path)
+    tmp = path.with_name(f"tmp-{path.name}")  # keeps the suffix: savefig/model.save read it
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_file():
+            tmp.unlink()
 
 
 def run_dir(app, out=None):
@@ -14,11 +29,8 @@ def run_dir(app, out=None):
 
 
 def write_json(path, data):
-    """Write through a temp file and rename, so a failed run never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def read_json(path):
@@ -42,8 +54,5 @@ def strategy(name):
 
 
 def save_keras(model, path):
-    """``model.save`` through a temp file, so an existing model survives a failed save."""
-    path = Path(path)
-    tmp = path.with_name("tmp-" + path.name)
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from apps.common import atomic_path
+
 
 def next_version(base):
     """TF Serving layout: ``base/<n>/`` with n one above the highest existing version."""
@@ -77,7 +79,6 @@ def write_models_config(root="saved_models"):
         entries.append(f'  config {{\n    name: "{app.name}"\n    base_path: "{app.resolve()}"\n'
                        f'    model_platform: "tensorflow"\n  }}')
     text = "model_config_list {\n" + "\n".join(entries) + "\n}\n"
-    tmp = root / "models.config.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, root / "models.config")
+    with atomic_path(root / "models.config") as tmp:
+        tmp.write_text(text)
     return root / "models.config"

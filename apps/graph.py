@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from apps.common import read_json, run_dir, save_keras, strategy, write_json  # noqa: E402
+from apps.common import atomic_path, read_json, run_dir, save_keras, strategy, write_json  # noqa: E402
 from datasets import graphs  # noqa: E402
 
 INPUTS = ("node_features", "senders", "receivers", "graph_ids", "num_graphs")
@@ -112,9 +112,8 @@ def _plot_curves(histories, path):
         ax.legend()
     ax_acc.set_title(f"mean over {len(histories)} fold(s), band = min..max")
     fig.tight_layout()
-    tmp = path.with_name("tmp-" + path.name)
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
 
 
 def train(args):
@@ -178,21 +177,24 @@ def _run_dataset(config, data_dir=None):
                        node_attributes=config.get("node_attributes", True))
 
 
-def _predict_batches(model, dataset, indices, batch_size=128):
+def _keras_probabilities(model):
     import keras
 
-    out = []
-    for start in range(0, len(indices), batch_size):
-        inputs, _ = dataset.batch(np.asarray(indices[start:start + batch_size]))
-        out.append(keras.ops.convert_to_numpy(keras.ops.softmax(model(inputs, training=False))))
-    return np.concatenate(out) if out else np.zeros((0, 0))
+    return lambda inputs: keras.ops.convert_to_numpy(keras.ops.softmax(model(inputs, training=False)))
+
+
+def _batched(probabilities, dataset, indices, batch_size=32):
+    """``probabilities(inputs) -> [G, C]`` over ``indices`` in disjoint batches, concatenated."""
+    indices = np.asarray(indices)
+    return np.concatenate([probabilities(dataset.batch(indices[i:i + batch_size])[0])
+                           for i in range(0, len(indices), batch_size)])
 
 
 def evaluate(args):
     config, model = _load_run(args.run)
     dataset = _run_dataset(config, args.data_dir)
     held_out = np.array(config["held_out"])
-    probabilities = _predict_batches(model, dataset, held_out)
+    probabilities = _batched(_keras_probabilities(model), dataset, held_out)
     from sklearn.metrics import accuracy_score, classification_report
 
     predicted = probabilities.argmax(1)
@@ -255,7 +257,7 @@ def predict(args):
         if dataset.num_features != config["num_features"]:
             raise graphs.GraphDataError(f"{path}: {dataset.num_features} node features, the model "
                                         f"expects {config['num_features']}")
-        probabilities = _predict_batches(model, dataset, np.arange(dataset.num_graphs))
+        probabilities = _batched(_keras_probabilities(model), dataset, np.arange(dataset.num_graphs))
         for i, p in enumerate(probabilities):
             print(f"{path.name} graph {i}: {config['label_names'][p.argmax()]} (p={p.max():.3f})")
 
@@ -312,7 +314,7 @@ def export(args):
     dataset = _run_dataset(config, args.data_dir)
     held_out = np.array(config["held_out"])
     train_idx = np.setdiff1d(np.arange(dataset.num_graphs), held_out)
-    keras_probs = _predict_batches(model, dataset, held_out, batch_size=32)
+    keras_probs = _batched(_keras_probabilities(model), dataset, held_out)
     truth = dataset.labels[held_out]
     report = {"graphs": int(len(held_out)), "keras_accuracy": float(np.mean(keras_probs.argmax(1) == truth))}
 
@@ -327,8 +329,8 @@ def export(args):
     archive.write_out(str(tmp), verbose=False)
 
     loaded = tf.saved_model.load(str(tmp)).signatures["serving_default"]
-    served = np.concatenate([loaded(**{k: tf.constant(v) for k, v in dataset.batch(held_out[i:i + 32])[0].items()})
-                             ["probabilities"].numpy() for i in range(0, len(held_out), 32)])
+    served = _batched(lambda inputs: loaded(**{k: tf.constant(v) for k, v in inputs.items()})["probabilities"].numpy(),
+                      dataset, held_out)
     report["saved_model_max_abs_error"] = float(np.abs(served - keras_probs).max())
     if report["saved_model_max_abs_error"] > 1e-4:
         raise SystemExit(f"error: the SavedModel differs from Keras by {report['saved_model_max_abs_error']}")
@@ -343,8 +345,7 @@ def export(args):
     for kind, rep in (("float", None), ("int8", representative)):
         content = ex.convert_tflite(tmp, "tflite", rep)
         lite_model = ex.LiteModel(content, "tflite")
-        probs = np.concatenate([lite_model(dataset.batch(held_out[i:i + 32])[0])["probabilities"]
-                                for i in range(0, len(held_out), 32)])
+        probs = _batched(lambda inputs: lite_model(inputs)["probabilities"], dataset, held_out)
         report[f"tflite_{kind}_accuracy"] = float(np.mean(probs.argmax(1) == truth))
         report[f"tflite_{kind}_max_abs_error"] = float(np.abs(probs - keras_probs).max())
         report[f"tflite_{kind}_bytes"] = len(content)
@@ -355,9 +356,8 @@ def export(args):
 
     ex.publish(tmp, version)
     for kind, content in lite_files.items():
-        path = base / ("graph.tflite" if kind == "float" else "graph_int8.tflite")
-        path.with_name(path.name + ".tmp").write_bytes(content)
-        os.replace(path.with_name(path.name + ".tmp"), path)
+        with atomic_path(base / ("graph.tflite" if kind == "float" else "graph_int8.tflite")) as tmp_file:
+            tmp_file.write_bytes(content)
     report["version"] = int(version.name)
     write_json(base / "export.json", report)
     ex.write_models_config(base.parent)

@@ -150,9 +150,10 @@ def plot_scaling(rows, path):
     if oom:
         fig.suptitle(f"full attention ran out of the memory budget from T = {min(oom)}")
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    from apps.common import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     print(f"wrote {path}")
 
 

@@ -1,6 +1,5 @@
 """Timing and result writing shared by the benchmarks."""
 
-import json
 import os
 import platform
 import statistics
@@ -46,10 +45,10 @@ def environment():
 
 
 def write_results(name, results):
-    """bench/results/<name>.json, written to a temp file then renamed."""
+    """bench/results/<name>.json, never half-written."""
+    from apps.common import write_json
+
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"environment": environment(), **results}, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json(path, {"environment": environment(), **results})
     print(f"wrote {path}")

@@ -1,7 +1,6 @@
 """Shared test helpers."""
 
 import keras
-import numpy as np
 import pytest
 
 BACKEND = keras.backend.backend()

@@ -1,6 +1,5 @@
 import keras
 import numpy as np
-import pytest
 from scipy.special import expit
 
 import layers

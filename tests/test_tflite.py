@@ -1,7 +1,6 @@
 """Every layer converts to TFLite with builtin ops only and matches Keras in the interpreter,
 with dynamic sequence lengths and numbers of nodes and edges (the edge contract of DESIGN.md)."""
 
-import keras
 import numpy as np
 import pytest
 
