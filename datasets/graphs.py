@@ -369,25 +369,36 @@ def stratified_folds(labels, folds, seed=0):
 
 
 def tf_dataset(dataset, indices, batch_size, shuffle=False, seed=0):
-    """A ``tf.data.Dataset`` of disjoint batches ``(inputs dict, labels)``, reshuffled each epoch,
-    no padding to a maximum graph size."""
+    """A ``tf.data.Dataset`` of disjoint batches ``(inputs dict, labels)``, reshuffled each epoch
+    (deterministically per seed), no padding to a maximum graph size.
+
+    Batches are gathered with TF ops from the dataset's arrays held as tensors, so the pipeline
+    runs beside training instead of holding the GIL as a Python generator would. Training loops
+    should ``.repeat()`` it with a fixed number of steps: a new iterator per epoch costs ~60 ms."""
     import tensorflow as tf
 
-    indices = np.asarray(indices)
-    epoch = [0]
+    features = tf.constant(dataset.node_features, tf.float32)
+    senders, receivers = tf.constant(dataset.senders, tf.int32), tf.constant(dataset.receivers, tf.int32)
+    node_offsets = tf.constant(dataset.node_offsets, tf.int32)
+    edge_offsets = tf.constant(dataset.edge_offsets, tf.int32)
+    labels = tf.constant(dataset.labels, tf.int32)
 
-    def batches():
-        order = indices
-        if shuffle:
-            order = np.random.default_rng(seed + epoch[0]).permutation(indices)
-            epoch[0] += 1
-        for start in range(0, len(order), batch_size):
-            yield dataset.batch(order[start:start + batch_size])
+    def gather(graphs):
+        n0, n1 = tf.gather(node_offsets, graphs), tf.gather(node_offsets, graphs + 1)
+        e0, e1 = tf.gather(edge_offsets, graphs), tf.gather(edge_offsets, graphs + 1)
+        nodes, edges = tf.ragged.range(n0, n1).flat_values, tf.ragged.range(e0, e1).flat_values
+        # global node id -> position in the batch: shift each graph's nodes to its new start
+        shift = tf.repeat(tf.math.cumsum(n1 - n0, exclusive=True) - n0, e1 - e0)
+        count = tf.shape(graphs)[0]
+        return {"node_features": tf.gather(features, nodes),
+                "senders": tf.gather(senders, edges) + shift,
+                "receivers": tf.gather(receivers, edges) + shift,
+                "graph_ids": tf.repeat(tf.range(count), n1 - n0),
+                "num_graphs": count}, tf.gather(labels, graphs)
 
-    spec = ({"node_features": tf.TensorSpec((None, dataset.num_features), tf.float32),
-             "senders": tf.TensorSpec((None,), tf.int32), "receivers": tf.TensorSpec((None,), tf.int32),
-             "graph_ids": tf.TensorSpec((None,), tf.int32), "num_graphs": tf.TensorSpec((), tf.int32)},
-            tf.TensorSpec((None,), tf.int32))
-    count = int(np.ceil(len(indices) / batch_size))
-    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
-    return ds.apply(tf.data.experimental.assert_cardinality(count)).prefetch(tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(indices, "int32"))
+    if shuffle:
+        ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+    # A sequential map: gathering a PROTEINS epoch takes ~5 ms; parallel calls would only take
+    # cores from training on a small machine.
+    return ds.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)

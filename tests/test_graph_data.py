@@ -133,3 +133,16 @@ def test_node_attributes_can_be_left_out(tmp_path):
     (folder / "TOY_node_labels.txt").unlink()
     with pytest.raises(GraphDataError, match="no node labels"):
         graphs.read_tu(folder, "TOY").without_node_attributes()
+
+
+def test_tf_dataset_batches_match_numpy_batches():
+    d = graphs.synthetic_graphs(40, seed=1)
+    order = np.array([5, 3, 17, 0, 39, 22, 8])
+    ((inputs, labels),) = list(graphs.tf_dataset(d, order, batch_size=7))
+    expected, expected_labels = d.batch(order)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(inputs[key].numpy(), value, err_msg=key)
+    np.testing.assert_array_equal(labels.numpy(), expected_labels)
+    first = [[y.numpy().tolist() for _, y in graphs.tf_dataset(d, order, 3, shuffle=True, seed=4)]
+             for _ in range(2)]
+    assert first[0] == first[1]  # same seed, same order
