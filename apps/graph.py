@@ -24,11 +24,29 @@ INPUTS = ("node_features", "senders", "receivers", "graph_ids", "num_graphs")
 
 
 # ----------------------------------------------------------------------------- model
-def build_model(kind, num_features, num_classes, hidden=64, num_layers=5, dropout=0.5, heads=4, K=3):
+def feature_stats(dataset, indices):
+    """Mean and variance of each node attribute over the graphs ``indices`` (constant ones get
+    variance 1, so a value unseen in training is not blown up); one-hot label columns get 0 and 1
+    and stay as they are (standardising a rare label would turn its 1 into ~30)."""
+    attributes = dataset.batch(indices)[0]["node_features"][:, dataset.num_features - dataset.num_attributes:]
+    mean, variance = np.zeros(dataset.num_features), np.ones(dataset.num_features)
+    if dataset.num_attributes:
+        mean[-dataset.num_attributes:] = attributes.mean(0)
+        spread = attributes.astype("float64").var(0)
+        variance[-dataset.num_attributes:] = np.where(spread > 1e-6, spread, 1.0)
+    return mean.tolist(), variance.tolist()
+
+
+def build_model(kind, num_features, num_classes, hidden=64, num_layers=5, dropout=0.5, heads=4, K=3,
+                stats=None):
     """Xu et al.'s GIN layout for every kind: ``num_layers - 1`` graph layers after the input,
     a sum-pooled readout of every layer (input included), each scored by its own dense layer,
     scores summed. GIN layers use the paper's 2-layer MLPs with batch norm; the other kinds are
-    followed by batch norm and ReLU."""
+    followed by batch norm and ReLU.
+
+    ``stats`` (mean, variance) standardises the node features inside the model, so clients send
+    raw features and an attribute on a scale of hundreds (PROTEINS: -538..798) does not drown
+    the one-hot labels."""
     import keras
 
     import layers
@@ -56,6 +74,8 @@ def build_model(kind, num_features, num_classes, hidden=64, num_layers=5, dropou
                 "sage": lambda: layers.GraphSAGEConv(hidden, aggregator="mean")}[kind]()
 
     h = inputs["node_features"]
+    if stats is not None:
+        h = keras.layers.Normalization(mean=stats[0], variance=stats[1], name="standardize")(h)
     scores = []
     for depth in range(num_layers):
         if depth:
@@ -64,7 +84,7 @@ def build_model(kind, num_features, num_classes, hidden=64, num_layers=5, dropou
                 for layer in norm_relu():
                     h = layer(h)
         pooled = layers.GraphPooling("sum")([h, g, n])
-        scores.append(keras.layers.Dense(num_classes)(keras.layers.Dropout(dropout)(pooled)))
+        scores.append(keras.layers.Dense(num_classes, name=f"score_{depth}")(keras.layers.Dropout(dropout)(pooled)))
     logits = keras.layers.Add(name="logits")(scores)
     return keras.Model(inputs, logits, name=f"{kind}_graph_classifier")
 
@@ -75,7 +95,7 @@ def _fit_fold(args, dataset, train_idx, test_idx, fold):
 
     with strategy(args.distribute).scope():
         model = build_model(args.model, dataset.num_features, dataset.num_classes, args.hidden,
-                            args.layers, args.dropout)
+                            args.layers, args.dropout, stats=feature_stats(dataset, train_idx))
         steps = int(np.ceil(len(train_idx) / args.batch_size))
         lr = keras.optimizers.schedules.ExponentialDecay(args.lr, 50 * steps, 0.5, staircase=True)
         model.compile(keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -337,11 +357,9 @@ def export(args):
     if report["saved_model_max_abs_error"] > 1e-4:
         raise SystemExit(f"error: the SavedModel differs from Keras by {report['saved_model_max_abs_error']}")
 
-    def representative():
-        rng = np.random.default_rng(0)
-        for _ in range(50):
-            inputs, _ = dataset.batch(rng.choice(train_idx, min(32, len(train_idx)), replace=False))
-            yield {k: np.asarray(v) for k, v in inputs.items()}
+    def representative():  # every training graph, so the calibrated ranges cover the largest
+        for start in range(0, len(train_idx), 32):
+            yield dataset.batch(train_idx[start:start + 32])[0]
 
     lite_files = {}
     for kind, rep in (("float", None), ("int8", representative)):

@@ -133,3 +133,24 @@ def test_saved_model_cli_serves_the_export(trained, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     probabilities = np.load(tmp_path / "probabilities.npy")
     assert probabilities.shape == (1, 2) and abs(probabilities.sum() - 1) < 1e-5
+
+
+def test_model_standardises_node_attributes_not_labels():
+    import keras
+
+    from apps.graph import build_model, feature_stats
+
+    d = graphs.synthetic_graphs(30, seed=2)  # 4 one-hot columns
+    n = len(d.node_features)
+    attributes = np.stack([np.random.default_rng(0).normal(300, 50, n), np.full(n, 7.0)], 1)
+    d.node_features = np.concatenate([d.node_features, attributes.astype("float32")], 1)
+    d.num_attributes = 2
+    mean, variance = feature_stats(d, np.arange(30))
+    assert mean[:4] == [0] * 4 and variance[:4] == [1] * 4 and variance[-1] == 1.0
+    model = build_model("gin", d.num_features, d.num_classes, 8, 2, stats=(mean, variance))
+    standardise = keras.Model(model.inputs, model.get_layer("standardize").output)
+    inputs, _ = d.batch(np.arange(30))
+    z = keras.ops.convert_to_numpy(standardise(inputs))
+    np.testing.assert_array_equal(z[:, :4], inputs["node_features"][:, :4])
+    assert abs(z[:, 4].mean()) < 1e-3 and abs(z[:, 4].std() - 1) < 1e-3
+    np.testing.assert_allclose(z[:, 5], 0, atol=1e-6)
