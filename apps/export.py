@@ -2,6 +2,7 @@
 Serving models.config. Each app builds its own serving functions and verifies the results."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -32,22 +33,38 @@ def publish(tmp, path):
     return Path(path)
 
 
-def convert_tflite(saved_model, signature, representative=None):
+def convert_tflite(saved_model, signature, representative=None, float_ops=None):
     """TFLite flatbuffer of one signature, builtin ops only (no Flex: LiteRT cannot run them).
 
     With ``representative`` (a callable yielding input dicts) weights and activations are
     quantised to int8 where a builtin int8 kernel exists; inputs and outputs stay float.
+    ``float_ops``, a regular expression, keeps the ops whose output tensor names match it in
+    float (selective quantisation, through the converter's quantisation debugger).
     """
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[signature])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if representative is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                               tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    def converter():
+        c = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[signature])
+        c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return c
+
+    if representative is None:
+        return converter().convert()
+    quantised = converter()
+    quantised.optimizations = [tf.lite.Optimize.DEFAULT]
+    quantised.representative_dataset = representative
+    quantised.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    if float_ops is None:
+        return quantised.convert()
+    from ai_edge_litert.interpreter import Interpreter
+
+    names = [t["name"] for t in Interpreter(model_content=converter().convert()).get_tensor_details()]
+    keep = [name for name in names if re.search(float_ops, name)]
+    if not keep:
+        raise ValueError(f"no tensor of the {signature!r} signature matches {float_ops!r}")
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep)
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=quantised, debug_options=options)
+    return debugger.get_nondebug_quantized_model()
 
 
 class LiteModel:
