@@ -1,0 +1,248 @@
+"""Text corpora for word embeddings: readers, a vocabulary, and a tf.data pipeline that makes
+skip-gram / CBOW training examples with TF ops (Mikolov et al. 2013's subsampling, dynamic
+window and unigram^0.75 negatives), so the input pipeline does not bound training speed.
+
+    sentences = read_corpus("brown.zip")                 # [["the", "fulton", ...], ...]
+    vocab = Vocabulary.build(sentences, min_count=5)
+    ids, sentence_ids = vocab.encode(sentences)
+    ds = training_dataset(ids, sentence_ids, vocab, window=5, negative=5, seed=0)
+"""
+
+import dataclasses
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = ("text", "lines", "brown", "text8")
+PAD = "<pad>"  # id 0: padding of CBOW context windows, and the id of unknown words in lookups
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+_BROWN_FILE = re.compile(r"c[a-r]\d\d$")
+TEXT8_CHUNK = 10_000  # tokens per "sentence" of a text8-style file, as gensim's Text8Corpus
+
+
+class CorpusError(ValueError):
+    """A corpus file that cannot be read; the message names the file (and byte offset)."""
+
+
+def tokenize(text, lowercase=True, tokenizer="words"):
+    """``words``: runs of letters/digits with inner apostrophes; ``whitespace``: split()."""
+    if lowercase:
+        text = text.lower()
+    return _WORD.findall(text) if tokenizer == "words" else text.split()
+
+
+def _decode(data, name):
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{name}: not UTF-8 at byte offset {e.start} "
+                          f"({data[e.start:e.start + 4]!r})") from None
+
+
+def _files(path, fmt):
+    """(name, bytes) of the corpus files at ``path``: a file, a folder (recursive, sorted, hidden
+    files skipped) or a zip; Brown keeps only its text files (ca01 ... cr09)."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file or folder")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = sorted(n for n in z.namelist() if not n.endswith("/"))
+            if fmt == "brown":
+                names = [n for n in names if _BROWN_FILE.search(n)]
+            for name in names:
+                yield f"{path}:{name}", z.read(name)
+        return
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    if fmt == "brown":
+        files = [p for p in files if _BROWN_FILE.search(p.name)]
+    for file in files:
+        yield str(file), file.read_bytes()
+
+
+def guess_format(path):
+    """brown for a zip or folder of Brown files, text8 for one long line, else text."""
+    path = Path(path)
+    if zipfile.is_zipfile(path) or (path.is_dir() and any(_BROWN_FILE.search(p.name) for p in path.rglob("c*"))):
+        return "brown"
+    if path.is_file():
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+        if len(head) > 100_000 and b"\n" not in head.rstrip(b"\n"):
+            return "text8"
+    return "text"
+
+
+def read_corpus(path, fmt="auto", lowercase=True, tokenizer="words"):
+    """Sentences (lists of tokens) of a corpus.
+
+    ``text``: free UTF-8 text, sentences end at . ! ? or a blank line; ``lines``: one sentence
+    per line; ``brown``: NLTK's Brown distribution (``word/TAG`` tokens, tags and punctuation
+    dropped); ``text8``: one line of space-separated words, cut into 10,000-token pieces.
+    """
+    fmt = guess_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise ValueError(f"corpus format must be one of {FORMATS} or 'auto', got {fmt!r}")
+    sentences = []
+    for name, data in _files(path, fmt):
+        text = _decode(data, name)
+        if fmt == "text8":
+            words = tokenize(text, lowercase, tokenizer)
+            sentences += [words[i:i + TEXT8_CHUNK] for i in range(0, len(words), TEXT8_CHUNK)]
+            continue
+        if fmt == "brown":
+            text = "\n".join(" ".join(token.rsplit("/", 1)[0] for token in line.split())
+                             for line in text.splitlines())
+        pieces = _SENTENCE_END.split(text) if fmt == "text" else text.splitlines()
+        sentences += [s for s in (tokenize(p, lowercase, tokenizer) for p in pieces) if s]
+    if not sentences:
+        raise CorpusError(f"{path}: no words found (format {fmt!r})")
+    return sentences
+
+
+@dataclasses.dataclass
+class Vocabulary:
+    """Words by decreasing count; id 0 is ``PAD`` (count 0), real words start at 1."""
+
+    words: list
+    counts: np.ndarray
+
+    def __post_init__(self):
+        self.counts = np.asarray(self.counts, dtype=np.int64)
+        self.index = {word: i for i, word in enumerate(self.words)}
+
+    @classmethod
+    def build(cls, sentences, min_count=5, max_vocab=None):
+        from collections import Counter
+
+        counter = Counter(word for sentence in sentences for word in sentence)
+        # ties broken alphabetically, so the ids do not depend on the order of the corpus
+        kept = sorted(((c, w) for w, c in counter.items() if c >= min_count), key=lambda cw: (-cw[0], cw[1]))
+        if max_vocab is not None:
+            kept = kept[:max_vocab]
+        if not kept:
+            raise CorpusError(f"no word occurs at least min_count={min_count} times")
+        return cls([PAD] + [w for _, w in kept], [0] + [c for c, _ in kept])
+
+    def __len__(self):
+        return len(self.words)
+
+    def encode(self, sentences):
+        """Ids of known words (unknown ones are dropped, as word2vec does) and, per token, the
+        number of its sentence: two int32 arrays of equal length."""
+        ids, sentence_ids = [], []
+        for number, sentence in enumerate(sentences):
+            known = [self.index[w] for w in sentence if w in self.index]
+            ids += known
+            sentence_ids += [number] * len(known)
+        return np.array(ids, np.int32), np.array(sentence_ids, np.int32)
+
+    def keep_probabilities(self, sample=1e-3):
+        """Probability of keeping each occurrence of a word (word2vec.c's subsampling formula:
+        (sqrt(f / (s T)) + 1) s T / f for a word seen f times in T tokens); 1 when sample=0."""
+        if not sample:
+            return np.ones(len(self), np.float32)
+        threshold = sample * self.counts.sum()
+        counts = np.maximum(self.counts, 1)
+        return np.minimum((np.sqrt(counts / threshold) + 1) * threshold / counts, 1.0).astype(np.float32)
+
+    def negative_cdf(self, power=0.75):
+        """Cumulative distribution of count^power over the ids (PAD has probability 0)."""
+        weights = self.counts.astype(np.float64) ** power
+        return np.cumsum(weights / weights.sum())
+
+    def save(self, path):
+        """``word<TAB>count`` per line, id order (the TensorBoard projector's metadata too)."""
+        from apps.common import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts)), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path):
+        words, counts = [], []
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            word, _, count = line.rpartition("\t")
+            if not word or not count.isdigit():
+                raise CorpusError(f"{path}, line {number}: expected 'word<TAB>count', got {line!r}")
+            words.append(word)
+            counts.append(int(count))
+        return cls(words, counts)
+
+
+def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negative=5, sample=1e-3,
+                     batch_size=4096, epochs=1, seed=0, chunk_tokens=1 << 20):
+    """A ``tf.data.Dataset`` of ``((inputs, candidates), zeros)`` batches for ``epochs`` passes.
+
+    Each pass subsamples frequent words, draws a window size b in 1..window per centre word
+    (nearer words are used more often), pairs each centre with the words within b of it in the
+    same sentence, shuffles, and draws ``negative`` ids per example from count^0.75.
+    ``inputs`` is the centre id ``[B]`` (skip-gram) or its context ids ``[B, 2 * window]``
+    padded with 0 (CBOW); ``candidates [B, 1 + negative]`` has the true word in column 0.
+    Everything runs in TF ops on chunks of ``chunk_tokens`` tokens, seeded per (pass, chunk):
+    the same seed gives the same batches.
+    """
+    import tensorflow as tf
+
+    if model not in ("skipgram", "cbow"):
+        raise ValueError(f"model must be 'skipgram' or 'cbow', got {model!r}")
+    if window < 1 or negative < 1:
+        raise ValueError(f"window and negative must be at least 1, got {window} and {negative}")
+    n = len(ids)
+    chunks = max(1, -(-n // chunk_tokens))
+    ids_t, sentences_t = tf.constant(ids, tf.int32), tf.constant(sentence_ids, tf.int32)
+    keep_t = tf.constant(vocab.keep_probabilities(sample))
+    cdf_t = tf.constant(vocab.negative_cdf(), tf.float64)
+
+    def examples(step):
+        chunk = step % chunks
+        seeds = tf.random.experimental.stateless_split(tf.stack([tf.cast(seed, tf.int64), step]), 4)
+        start = chunk * chunk_tokens
+        words = ids_t[start:start + chunk_tokens]
+        sentence = sentences_t[start:start + chunk_tokens]
+        kept = tf.random.stateless_uniform(tf.shape(words), seeds[0]) < tf.gather(keep_t, words)
+        words, sentence = words[kept], sentence[kept]
+        size = tf.shape(words)[0]
+        reach = tf.random.stateless_uniform([size], seeds[1], 1, window + 1, tf.int32)
+        position = tf.range(size)
+        if model == "skipgram":
+            centres, contexts = [], []
+            for offset in [d for d in range(-window, window + 1) if d]:
+                other = position + offset
+                valid = (other >= 0) & (other < size) & (abs(offset) <= reach)
+                other = tf.clip_by_value(other, 0, tf.maximum(size - 1, 0))
+                valid &= tf.gather(sentence, other) == sentence
+                centres.append(words[valid])
+                contexts.append(tf.gather(words, other[valid]))
+            inputs, truth = tf.concat(centres, 0), tf.concat(contexts, 0)
+        else:
+            columns = []
+            for offset in [d for d in range(-window, window + 1) if d]:
+                other = tf.clip_by_value(position + offset, 0, tf.maximum(size - 1, 0))
+                valid = ((position + offset >= 0) & (position + offset < size) & (abs(offset) <= reach)
+                         & (tf.gather(sentence, other) == sentence))
+                columns.append(tf.where(valid, tf.gather(words, other), 0))
+            inputs, truth = tf.stack(columns, 1), words
+            has_context = tf.reduce_any(inputs > 0, axis=1)
+            inputs, truth = inputs[has_context], truth[has_context]
+        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(truth)[0]), seeds[2])
+        inputs, truth = tf.gather(inputs, order), tf.gather(truth, order)
+        count = tf.shape(truth)[0]
+        draws = tf.random.stateless_uniform([count, negative], seeds[3], dtype=tf.float64)
+        negatives = tf.minimum(tf.searchsorted(cdf_t, tf.reshape(draws, [-1]), side="right"), len(vocab) - 1)
+        candidates = tf.concat([truth[:, None], tf.reshape(tf.cast(negatives, tf.int32), [count, negative])], 1)
+        # whole batches by reshaping (slicing example by example would cost more than training)
+        full = count // batch_size * batch_size
+        whole = tf.data.Dataset.from_tensor_slices((
+            (tf.reshape(inputs[:full], tf.concat([[-1, batch_size], tf.shape(inputs)[1:]], 0)),
+             tf.reshape(candidates[:full], [-1, batch_size, negative + 1])),
+            tf.zeros([full // batch_size, batch_size])))
+        rest = tf.data.Dataset.from_tensors(((inputs[full:], candidates[full:]), tf.zeros([count - full])))
+        return whole.concatenate(rest.filter(lambda x, y: tf.size(y) > 0))
+
+    return (tf.data.Dataset.range(epochs * chunks).flat_map(examples)
+            .prefetch(tf.data.AUTOTUNE))

@@ -1,0 +1,164 @@
+import collections
+import zipfile
+
+import numpy as np
+import pytest
+
+from datasets import text
+from datasets.text import CorpusError, Vocabulary
+
+
+def test_text_lines_and_tokenisation(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("The cat's hat. A DOG ran!\n\nIt_was 3 o'clock", encoding="utf-8")
+    assert text.read_corpus(path, "text") == [["the", "cat's", "hat"], ["a", "dog", "ran"], ["it", "was", "3", "o'clock"]]
+    assert text.read_corpus(path, "lines", lowercase=False, tokenizer="whitespace") == [
+        ["The", "cat's", "hat.", "A", "DOG", "ran!"], ["It_was", "3", "o'clock"]]
+
+
+def test_brown_zip_drops_tags_punctuation_and_other_files(tmp_path):
+    path = tmp_path / "brown.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("brown/ca01", "\n\n\tThe/at Jury/nn-tl said/vbd ,/, ``/`` no/at\n\n\tIt/pps ran/vbd ./.\n")
+        z.writestr("brown/README", "not/a corpus/file")
+        z.writestr("brown/cats.txt", "ca01 news")
+    assert text.guess_format(path) == "brown"
+    assert text.read_corpus(path) == [["the", "jury", "said", "no"], ["it", "ran"]]
+
+
+def test_text8_is_cut_into_pieces(tmp_path):
+    path = tmp_path / "text8"
+    path.write_text(" ".join(["anarchism", "originated"] * 15_000))
+    assert text.guess_format(path) == "text8"
+    sentences = text.read_corpus(path)
+    assert [len(s) for s in sentences] == [10_000, 10_000, 10_000]
+
+
+def test_bad_corpora_are_named(tmp_path):
+    (tmp_path / "good.txt").write_text("fine words\n")
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 au lait")
+    with pytest.raises(CorpusError, match=r"bad.txt: not UTF-8 at byte offset 3"):
+        text.read_corpus(tmp_path)
+    with pytest.raises(CorpusError, match="no such file"):
+        text.read_corpus(tmp_path / "missing.txt")
+    (tmp_path / "bad.txt").write_text("... !!!\n")
+    (tmp_path / "good.txt").unlink()
+    with pytest.raises(CorpusError, match="no words"):
+        text.read_corpus(tmp_path / "bad.txt")
+
+
+def test_vocabulary(tmp_path):
+    sentences = [["b", "a", "c", "a"], ["c", "b", "d", "a"]]
+    vocab = Vocabulary.build(sentences, min_count=2)
+    assert vocab.words == ["<pad>", "a", "b", "c"] and vocab.counts.tolist() == [0, 3, 2, 2]
+    assert Vocabulary.build(sentences, min_count=1, max_vocab=2).words == ["<pad>", "a", "b"]
+    ids, sentence_ids = vocab.encode(sentences)
+    assert ids.tolist() == [2, 1, 3, 1, 3, 2, 1] and sentence_ids.tolist() == [0, 0, 0, 0, 1, 1, 1]
+    vocab.save(tmp_path / "vocab.tsv")
+    loaded = Vocabulary.load(tmp_path / "vocab.tsv")
+    assert loaded.words == vocab.words and loaded.counts.tolist() == vocab.counts.tolist()
+    (tmp_path / "vocab.tsv").write_text("a\t3\nb\tmany\n")
+    with pytest.raises(CorpusError, match="line 2"):
+        Vocabulary.load(tmp_path / "vocab.tsv")
+    with pytest.raises(CorpusError, match="min_count=9"):
+        Vocabulary.build(sentences, min_count=9)
+
+
+def test_subsampling_and_negative_distributions():
+    vocab = Vocabulary(["<pad>", "the", "cat"], [0, 9000, 1000])
+    keep = vocab.keep_probabilities(1e-3)
+    t = 1e-3 * 10_000
+    np.testing.assert_allclose(keep[1], (np.sqrt(9000 / t) + 1) * t / 9000, rtol=1e-6)
+    assert keep[1] < keep[2] <= 1.0
+    cdf = vocab.negative_cdf()
+    np.testing.assert_allclose(np.diff(cdf, prepend=0), [0, 9000**0.75, 1000**0.75] / np.sum([9000**0.75, 1000**0.75]))
+
+
+def _corpus(seed=0, sentences=200, vocab_size=50):
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(vocab_size)]
+    p = 1.0 / np.arange(1, vocab_size + 1)
+    return [list(rng.choice(words, rng.integers(3, 12), p=p / p.sum())) for _ in range(sentences)]
+
+
+def _batches(ds):
+    inputs, candidates = [], []
+    for (x, c), y in ds:
+        assert np.all(y.numpy() == 0)
+        inputs.append(x.numpy())
+        candidates.append(c.numpy())
+    return np.concatenate(inputs), np.concatenate(candidates)
+
+
+def test_skipgram_pairs_with_window_one_are_the_neighbours():
+    sentences = _corpus()
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    centres, candidates = _batches(text.training_dataset(ids, sentence_ids, vocab, window=1, negative=3,
+                                                         sample=0, batch_size=100))
+    expected = collections.Counter()
+    for s in sentences:
+        for a, b in zip(s, s[1:]):
+            expected[vocab.index[a], vocab.index[b]] += 1
+            expected[vocab.index[b], vocab.index[a]] += 1
+    assert collections.Counter(zip(centres.tolist(), candidates[:, 0].tolist())) == expected
+    assert candidates.shape[1] == 4 and candidates[:, 1:].min() >= 1 and candidates.max() < len(vocab)
+
+
+def test_dynamic_window_prefers_near_words_and_stays_in_sentences():
+    sentences = [[f"w{i}" for i in range(10)]] * 300  # each word once per sentence: distance is known
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    centres, candidates = _batches(text.training_dataset(ids, sentence_ids, vocab, window=4, sample=0))
+    distance = collections.Counter(np.abs(centres - candidates[:, 0]).tolist())
+    assert set(distance) == {1, 2, 3, 4}
+    # b uniform in 1..4 keeps distance d with probability (5 - d) / 4, for 2 (10 - d) ordered pairs
+    for d in (1, 2, 3, 4):
+        expected = (10 - d) * (5 - d) / (9 * 4)
+        assert abs(distance[d] / distance[1] - expected) < 0.03
+
+
+def test_negatives_follow_count_to_the_three_quarters():
+    sentences = _corpus(1, sentences=2000)
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    _, candidates = _batches(text.training_dataset(ids, sentence_ids, vocab, window=2, negative=10, sample=0))
+    freq = np.bincount(candidates[:, 1:].ravel(), minlength=len(vocab)) / candidates[:, 1:].size
+    expected = np.diff(vocab.negative_cdf(), prepend=0)
+    assert freq[0] == 0
+    np.testing.assert_allclose(freq[1:6], expected[1:6], rtol=0.05)
+
+
+def test_same_seed_same_batches_and_epochs_differ():
+    sentences = _corpus(2)
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    a = _batches(text.training_dataset(ids, sentence_ids, vocab, epochs=2, seed=3, chunk_tokens=500))
+    b = _batches(text.training_dataset(ids, sentence_ids, vocab, epochs=2, seed=3, chunk_tokens=500))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    one = _batches(text.training_dataset(ids, sentence_ids, vocab, epochs=1, seed=3, chunk_tokens=500))
+    assert len(a[0]) > len(one[0]) and not np.array_equal(a[1][:len(one[1])][:100], a[1][len(one[1]):][:100])
+
+
+def test_subsampling_drops_frequent_words():
+    sentences = _corpus(3, sentences=3000)
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    kept = np.concatenate([_batches(text.training_dataset(ids, sentence_ids, vocab, model="cbow",
+                                                          sample=1e-2, seed=s))[1][:, 0] for s in range(3)])
+    rate = np.bincount(kept, minlength=len(vocab)) / (3 * vocab.counts.clip(1))
+    keep = vocab.keep_probabilities(1e-2)
+    # a centre word appears once per kept occurrence (CBOW), unless its sentence shrank to it alone
+    assert keep[1] < 0.5 and abs(rate[1] - keep[1]) < 0.05
+
+
+def test_cbow_contexts_are_padded_windows():
+    sentences = [["a", "b", "c"], ["d"], ["e", "f"]]
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    contexts, candidates = _batches(text.training_dataset(ids, sentence_ids, vocab, model="cbow", window=1,
+                                                          sample=0))
+    got = {vocab.words[t]: sorted(vocab.words[c] for c in row if c) for row, t in zip(contexts, candidates[:, 0])}
+    assert got == {"a": ["b"], "b": ["a", "c"], "c": ["b"], "e": ["f"], "f": ["e"]}  # "d" has no context
+    assert contexts.shape[1] == 2
