@@ -3,6 +3,7 @@ Serving models.config. Each app builds its own serving functions and verifies th
 
 import os
 import re
+import warnings
 import shutil
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def convert_tflite(saved_model, signature, representative=None, float_ops=None):
     if not keep:
         raise ValueError(f"no tensor of the {signature!r} signature matches {float_ops!r}")
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep)
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=quantised, debug_options=options)
+    with warnings.catch_warnings():  # the debugger still runs tf.lite.Interpreter, deprecated
+        warnings.filterwarnings("ignore", "\\s*Warning: tf.lite.Interpreter is deprecated")
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=quantised, debug_options=options)
     return debugger.get_nondebug_quantized_model()
 
 
