@@ -9,6 +9,7 @@ window and unigram^0.75 negatives), so the input pipeline does not bound trainin
 """
 
 import dataclasses
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -157,10 +158,10 @@ class Vocabulary:
 
     def save(self, path):
         """``word<TAB>count`` per line, id order (the TensorBoard projector's metadata too)."""
-        from apps.common import atomic_path
-
-        with atomic_path(path) as tmp:
-            tmp.write_text("".join(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts)), encoding="utf-8")
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts)), encoding="utf-8")
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path):
