@@ -3,8 +3,8 @@ Serving models.config. Each app builds its own serving functions and verifies th
 
 import os
 import re
-import warnings
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np

@@ -31,9 +31,9 @@ def feature_stats(dataset, indices):
     """Mean and variance of each node attribute over the graphs ``indices`` (constant ones get
     variance 1, so a value unseen in training is not blown up); one-hot label columns get 0 and 1
     and stay as they are (standardising a rare label would turn its 1 into ~30)."""
-    attributes = dataset.batch(indices)[0]["node_features"][:, dataset.num_features - dataset.num_attributes:]
     mean, variance = np.zeros(dataset.num_features), np.ones(dataset.num_features)
     if dataset.num_attributes:
+        attributes = dataset.batch(indices)[0]["node_features"][:, -dataset.num_attributes:]
         mean[-dataset.num_attributes:] = attributes.mean(0)
         spread = attributes.astype("float64").var(0)
         variance[-dataset.num_attributes:] = np.where(spread > 1e-6, spread, 1.0)
@@ -368,7 +368,7 @@ def export(args):
 
     lite_files = {}
     for kind, rep in (("float", None), ("int8", representative)):
-        content = ex.convert_tflite(tmp, "tflite", rep, FLOAT_IN_INT8 if rep else None)
+        content = ex.convert_tflite(tmp, "tflite", rep, FLOAT_IN_INT8)
         lite_model = ex.LiteModel(content, "tflite")
         probs = _batched(lambda inputs: lite_model(inputs)["probabilities"], dataset, held_out)
         report[f"tflite_{kind}_accuracy"] = float(np.mean(probs.argmax(1) == truth))

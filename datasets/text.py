@@ -157,7 +157,7 @@ class Vocabulary:
         return np.cumsum(weights / weights.sum())
 
     def save(self, path):
-        """``word<TAB>count`` per line, id order (the TensorBoard projector's metadata too)."""
+        """``word<TAB>count`` per line, in id order."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text("".join(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts)), encoding="utf-8")
@@ -210,26 +210,22 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         size = tf.shape(words)[0]
         reach = tf.random.stateless_uniform([size], seeds[1], 1, window + 1, tf.int32)
         position = tf.range(size)
+
+        def neighbour(offset):
+            """Position of the word ``offset`` away from each centre, and whether it is used."""
+            other = position + offset
+            inside = (other >= 0) & (other < size)
+            other = tf.clip_by_value(other, 0, tf.maximum(size - 1, 0))
+            return other, inside & (abs(offset) <= reach) & (tf.gather(sentence, other) == sentence)
+
+        neighbours = [neighbour(d) for d in range(-window, window + 1) if d]
         if model == "skipgram":
-            centres, contexts = [], []
-            for offset in [d for d in range(-window, window + 1) if d]:
-                other = position + offset
-                valid = (other >= 0) & (other < size) & (abs(offset) <= reach)
-                other = tf.clip_by_value(other, 0, tf.maximum(size - 1, 0))
-                valid &= tf.gather(sentence, other) == sentence
-                centres.append(words[valid])
-                contexts.append(tf.gather(words, other[valid]))
-            inputs, truth = tf.concat(centres, 0), tf.concat(contexts, 0)
+            inputs = tf.concat([words[valid] for _, valid in neighbours], 0)
+            truth = tf.concat([tf.gather(words, other[valid]) for other, valid in neighbours], 0)
         else:
-            columns = []
-            for offset in [d for d in range(-window, window + 1) if d]:
-                other = tf.clip_by_value(position + offset, 0, tf.maximum(size - 1, 0))
-                valid = ((position + offset >= 0) & (position + offset < size) & (abs(offset) <= reach)
-                         & (tf.gather(sentence, other) == sentence))
-                columns.append(tf.where(valid, tf.gather(words, other), 0))
-            inputs, truth = tf.stack(columns, 1), words
+            inputs = tf.stack([tf.where(valid, tf.gather(words, other), 0) for other, valid in neighbours], 1)
             has_context = tf.reduce_any(inputs > 0, axis=1)
-            inputs, truth = inputs[has_context], truth[has_context]
+            inputs, truth = inputs[has_context], words[has_context]
         order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(truth)[0]), seeds[2])
         inputs, truth = tf.gather(inputs, order), tf.gather(truth, order)
         count = tf.shape(truth)[0]
