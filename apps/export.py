@@ -34,13 +34,15 @@ def publish(tmp, path):
     return Path(path)
 
 
-def convert_tflite(saved_model, signature, representative=None, float_ops=None):
+def convert_tflite(saved_model, signature, representative=None, float_ops=None, weights_only=False):
     """TFLite flatbuffer of one signature, builtin ops only (no Flex: LiteRT cannot run them).
 
     With ``representative`` (a callable yielding input dicts) weights and activations are
     quantised to int8 where a builtin int8 kernel exists; inputs and outputs stay float.
     ``float_ops``, a regular expression, keeps the ops whose output tensor names match it in
     float (selective quantisation, through the converter's quantisation debugger).
+    ``weights_only`` stores the weights as int8, dequantised when the model runs (dynamic-range
+    quantisation), for models the calibrator cannot feed (string inputs).
     """
     import tensorflow as tf
 
@@ -49,6 +51,10 @@ def convert_tflite(saved_model, signature, representative=None, float_ops=None):
         c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         return c
 
+    if weights_only:
+        quantised = converter()
+        quantised.optimizations = [tf.lite.Optimize.DEFAULT]
+        return quantised.convert()
     if representative is None:
         return converter().convert()
     quantised = converter()

@@ -176,16 +176,19 @@ class Vocabulary:
 
 
 def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negative=5, sample=1e-3,
-                     batch_size=4096, epochs=1, seed=0, chunk_tokens=1 << 20):
-    """A ``tf.data.Dataset`` of ``((inputs, candidates), zeros)`` batches for ``epochs`` passes.
+                     batch_size=8192, seed=0, chunk_tokens=1 << 20):
+    """``(dataset, batches_per_pass)``: an endless ``tf.data.Dataset`` of
+    ``((inputs, candidates), tokens)`` batches, pass after pass over the corpus, each pass a new
+    draw (the same seed gives the same passes), and the number of batches in the first pass (for
+    ``fit(steps_per_epoch=...)``: the passes differ in size by a few examples only).
 
     Each pass subsamples frequent words, draws a window size b in 1..window per centre word
-    (nearer words are used more often), pairs each centre with the words within b of it in the
-    same sentence, shuffles, and draws ``negative`` ids per example from count^0.75.
-    ``inputs`` is the centre id ``[B]`` (skip-gram) or its context ids ``[B, 2 * window]``
-    padded with 0 (CBOW); ``candidates [B, 1 + negative]`` has the true word in column 0.
-    Everything runs in TF ops on chunks of ``chunk_tokens`` tokens, seeded per (pass, chunk):
-    the same seed gives the same batches.
+    (nearer words are used more often) and pairs each centre with the words within b of it in the
+    same sentence, centres in random order. ``inputs`` is the centre id ``[B]`` (skip-gram) or its
+    context ids ``[B, 2 * window]`` padded with 0 (CBOW); ``candidates [B, 1 + negative]`` holds
+    the true word in column 0 and ids drawn from count^0.75; ``tokens`` is the number of corpus
+    tokens the batch stands for (they add up to ``len(ids)`` per pass: for learning-rate decay
+    and words/s). Everything runs in TF ops, on chunks of ``chunk_tokens`` tokens.
     """
     import tensorflow as tf
 
@@ -197,49 +200,62 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
     chunks = max(1, -(-n // chunk_tokens))
     ids_t, sentences_t = tf.constant(ids, tf.int32), tf.constant(sentence_ids, tf.int32)
     keep_t = tf.constant(vocab.keep_probabilities(sample))
-    cdf_t = tf.constant(vocab.negative_cdf(), tf.float64)
+    cdf_t = tf.constant(vocab.negative_cdf(), tf.float32)  # small: searched from cache, per batch
+    offsets = tf.constant([d for d in range(-window, window + 1) if d], tf.int32)
 
-    def examples(step):
-        chunk = step % chunks
-        seeds = tf.random.experimental.stateless_split(tf.stack([tf.cast(seed, tf.int64), step]), 4)
-        start = chunk * chunk_tokens
+    def examples(pass_seed, chunk):
+        """Batches of (inputs, true word, tokens it stands for) of one chunk in one pass."""
+        seeds = tf.random.experimental.stateless_split(tf.stack([pass_seed, chunk]), 3)
+        start = tf.cast(chunk, tf.int32) * chunk_tokens
         words = ids_t[start:start + chunk_tokens]
         sentence = sentences_t[start:start + chunk_tokens]
+        tokens = tf.cast(tf.shape(words)[0], tf.float32)
         kept = tf.random.stateless_uniform(tf.shape(words), seeds[0]) < tf.gather(keep_t, words)
         words, sentence = words[kept], sentence[kept]
         size = tf.shape(words)[0]
-        reach = tf.random.stateless_uniform([size], seeds[1], 1, window + 1, tf.int32)
-        position = tf.range(size)
-
-        def neighbour(offset):
-            """Position of the word ``offset`` away from each centre, and whether it is used."""
-            other = position + offset
-            inside = (other >= 0) & (other < size)
-            other = tf.clip_by_value(other, 0, tf.maximum(size - 1, 0))
-            return other, inside & (abs(offset) <= reach) & (tf.gather(sentence, other) == sentence)
-
-        neighbours = [neighbour(d) for d in range(-window, window + 1) if d]
-        if model == "skipgram":
-            inputs = tf.concat([words[valid] for _, valid in neighbours], 0)
-            truth = tf.concat([tf.gather(words, other[valid]) for other, valid in neighbours], 0)
+        order = tf.random.experimental.stateless_shuffle(tf.range(size), seeds[1])
+        reach = tf.random.stateless_uniform([size], seeds[2], 1, window + 1, tf.int32)
+        other = order[:, None] + offsets  # [size, 2 * window] positions around each centre
+        inside = (other >= 0) & (other < size)
+        other = tf.clip_by_value(other, 0, tf.maximum(size - 1, 0))
+        centre = tf.gather(words, order)
+        valid = (inside & (abs(offsets) <= reach[:, None])
+                 & (tf.gather(sentence, other) == tf.gather(sentence, order)[:, None]))
+        if model == "skipgram":  # offset by offset, so a batch holds ~batch_size different centres
+            inputs = tf.transpose(tf.broadcast_to(centre[:, None], tf.shape(other)))[tf.transpose(valid)]
+            truth = tf.transpose(tf.gather(words, other))[tf.transpose(valid)]
         else:
-            inputs = tf.stack([tf.where(valid, tf.gather(words, other), 0) for other, valid in neighbours], 1)
-            has_context = tf.reduce_any(inputs > 0, axis=1)
-            inputs, truth = inputs[has_context], words[has_context]
-        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(truth)[0]), seeds[2])
-        inputs, truth = tf.gather(inputs, order), tf.gather(truth, order)
+            contexts = tf.where(valid, tf.gather(words, other), 0)
+            has_context = tf.reduce_any(valid, axis=1)
+            inputs, truth = contexts[has_context], centre[has_context]
         count = tf.shape(truth)[0]
-        draws = tf.random.stateless_uniform([count, negative], seeds[3], dtype=tf.float64)
-        negatives = tf.minimum(tf.searchsorted(cdf_t, tf.reshape(draws, [-1]), side="right"), len(vocab) - 1)
-        candidates = tf.concat([truth[:, None], tf.reshape(tf.cast(negatives, tf.int32), [count, negative])], 1)
+        per_example = tokens / tf.cast(tf.maximum(count, 1), tf.float32)
         # whole batches by reshaping (slicing example by example would cost more than training)
         full = count // batch_size * batch_size
         whole = tf.data.Dataset.from_tensor_slices((
-            (tf.reshape(inputs[:full], tf.concat([[-1, batch_size], tf.shape(inputs)[1:]], 0)),
-             tf.reshape(candidates[:full], [-1, batch_size, negative + 1])),
-            tf.zeros([full // batch_size, batch_size])))
-        rest = tf.data.Dataset.from_tensors(((inputs[full:], candidates[full:]), tf.zeros([count - full])))
-        return whole.concatenate(rest.filter(lambda x, y: tf.size(y) > 0))
+            tf.reshape(inputs[:full], tf.concat([[-1, batch_size], tf.shape(inputs)[1:]], 0)),
+            tf.reshape(truth[:full], [-1, batch_size])))
+        rest = tf.data.Dataset.from_tensors((inputs[full:], truth[full:])).filter(lambda x, t: tf.size(t) > 0)
+        return whole.concatenate(rest).map(
+            lambda x, t: (x, t, tf.cast(tf.shape(t)[0], tf.float32) * per_example))
 
-    return (tf.data.Dataset.range(epochs * chunks).flat_map(examples)
-            .prefetch(tf.data.AUTOTUNE))
+    negatives_seed = tf.random.experimental.stateless_split(tf.constant([seed, 1], tf.int64), 1)[0]
+
+    def with_negatives(index, batch):
+        inputs, truth, tokens = batch
+        draws = tf.random.stateless_uniform([tf.shape(truth)[0] * negative],
+                                            tf.random.experimental.stateless_fold_in(negatives_seed, index))
+        negatives = tf.minimum(tf.searchsorted(cdf_t, draws, side="right"), len(vocab) - 1)
+        return (inputs, tf.concat([truth[:, None], tf.reshape(negatives, [-1, negative])], 1)), tokens
+
+    def passes(count=None):
+        seeds = tf.data.Dataset.random(seed=seed)
+        seeds = seeds.take(count) if count else seeds
+        return seeds.flat_map(lambda s: tf.data.Dataset.range(chunks).map(lambda c: (s, c))).flat_map(examples)
+
+    batches_per_pass = int(passes(1).reduce(0, lambda total, _: total + 1))
+    options = tf.data.Options()  # one thread makes the batches, the training step has the rest
+    options.threading.max_intra_op_parallelism = 1
+    options.threading.private_threadpool_size = 1
+    dataset = passes().enumerate().map(with_negatives).prefetch(tf.data.AUTOTUNE).with_options(options)
+    return dataset, batches_per_pass

@@ -81,20 +81,23 @@ def _corpus(seed=0, sentences=200, vocab_size=50):
     return [list(rng.choice(words, rng.integers(3, 12), p=p / p.sum())) for _ in range(sentences)]
 
 
-def _batches(ds):
-    inputs, candidates = [], []
-    for (x, c), y in ds:
-        assert np.all(y.numpy() == 0)
+def _batches(result, passes=1):
+    """Inputs and candidates of the first ``passes`` passes of ``training_dataset``; checks that
+    the batches of each pass stand for the corpus' tokens."""
+    ds, per_pass = result
+    inputs, candidates, tokens = [], [], []
+    for (x, c), t in ds.take(per_pass * passes):
         inputs.append(x.numpy())
         candidates.append(c.numpy())
-    return np.concatenate(inputs), np.concatenate(candidates)
+        tokens.append(float(t))
+    return np.concatenate(inputs), np.concatenate(candidates), sum(tokens) / passes
 
 
 def test_skipgram_pairs_with_window_one_are_the_neighbours():
     sentences = _corpus()
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    centres, candidates = _batches(text.training_dataset(ids, sentence_ids, vocab, window=1, negative=3,
+    centres, candidates, _ = _batches(text.training_dataset(ids, sentence_ids, vocab, window=1, negative=3,
                                                          sample=0, batch_size=100))
     expected = collections.Counter()
     for s in sentences:
@@ -109,7 +112,7 @@ def test_dynamic_window_prefers_near_words_and_stays_in_sentences():
     sentences = [[f"w{i}" for i in range(10)]] * 300  # each word once per sentence: distance is known
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    centres, candidates = _batches(text.training_dataset(ids, sentence_ids, vocab, window=4, sample=0))
+    centres, candidates, _ = _batches(text.training_dataset(ids, sentence_ids, vocab, window=4, sample=0))
     distance = collections.Counter(np.abs(centres - candidates[:, 0]).tolist())
     assert set(distance) == {1, 2, 3, 4}
     # b uniform in 1..4 keeps distance d with probability (5 - d) / 4, for 2 (10 - d) ordered pairs
@@ -122,31 +125,34 @@ def test_negatives_follow_count_to_the_three_quarters():
     sentences = _corpus(1, sentences=2000)
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    _, candidates = _batches(text.training_dataset(ids, sentence_ids, vocab, window=2, negative=10, sample=0))
+    _, candidates, _ = _batches(text.training_dataset(ids, sentence_ids, vocab, window=2, negative=10, sample=0))
     freq = np.bincount(candidates[:, 1:].ravel(), minlength=len(vocab)) / candidates[:, 1:].size
     expected = np.diff(vocab.negative_cdf(), prepend=0)
     assert freq[0] == 0
     np.testing.assert_allclose(freq[1:6], expected[1:6], rtol=0.05)
 
 
-def test_same_seed_same_batches_and_epochs_differ():
+def test_same_seed_same_passes_passes_differ_and_tokens_add_up():
     sentences = _corpus(2)
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    a = _batches(text.training_dataset(ids, sentence_ids, vocab, epochs=2, seed=3, chunk_tokens=500))
-    b = _batches(text.training_dataset(ids, sentence_ids, vocab, epochs=2, seed=3, chunk_tokens=500))
+    a = _batches(text.training_dataset(ids, sentence_ids, vocab, seed=3, chunk_tokens=500), passes=2)
+    b = _batches(text.training_dataset(ids, sentence_ids, vocab, seed=3, chunk_tokens=500), passes=2)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
-    one = _batches(text.training_dataset(ids, sentence_ids, vocab, epochs=1, seed=3, chunk_tokens=500))
-    assert len(a[0]) > len(one[0]) and not np.array_equal(a[1][:len(one[1])][:100], a[1][len(one[1]):][:100])
+    one = _batches(text.training_dataset(ids, sentence_ids, vocab, seed=3, chunk_tokens=500))
+    np.testing.assert_array_equal(a[1][:len(one[1])], one[1])
+    assert not np.array_equal(a[1][:100], a[1][len(one[1]):][:100])  # the second pass is a new draw
+    assert one[2] == pytest.approx(len(ids), rel=1e-5)
+    other_seed = _batches(text.training_dataset(ids, sentence_ids, vocab, seed=4, chunk_tokens=500))
+    assert not np.array_equal(one[1][:100], other_seed[1][:100])
 
 
 def test_subsampling_drops_frequent_words():
     sentences = _corpus(3, sentences=3000)
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    kept = np.concatenate([_batches(text.training_dataset(ids, sentence_ids, vocab, model="cbow",
-                                                          sample=1e-2, seed=s))[1][:, 0] for s in range(3)])
+    kept = _batches(text.training_dataset(ids, sentence_ids, vocab, model="cbow", sample=1e-2), passes=3)[1][:, 0]
     rate = np.bincount(kept, minlength=len(vocab)) / (3 * vocab.counts.clip(1))
     keep = vocab.keep_probabilities(1e-2)
     # a centre word appears once per kept occurrence (CBOW), unless its sentence shrank to it alone
@@ -157,7 +163,7 @@ def test_cbow_contexts_are_padded_windows():
     sentences = [["a", "b", "c"], ["d"], ["e", "f"]]
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    contexts, candidates = _batches(text.training_dataset(ids, sentence_ids, vocab, model="cbow", window=1,
+    contexts, candidates, _ = _batches(text.training_dataset(ids, sentence_ids, vocab, model="cbow", window=1,
                                                           sample=0))
     got = {vocab.words[t]: sorted(vocab.words[c] for c in row if c) for row, t in zip(contexts, candidates[:, 0])}
     assert got == {"a": ["b"], "b": ["a", "c"], "c": ["b"], "e": ["f"], "f": ["e"]}  # "d" has no context

@@ -1,0 +1,94 @@
+"""Skip-gram (or CBOW) word vectors: our app vs gensim's Word2Vec, same corpus, same settings,
+in one run: benchmark scores and training words/s, per seed and their mean.
+
+    python -m bench.skipgram_vs_gensim --corpus ../shared/data/text/brown.zip [--seeds 3]
+
+Both learn from the same tokenised sentences (our reader's) with dim 100, window 5, 5
+negatives, min_count 5, sample 1e-3, 5 epochs, learning rate 0.025 falling to 0.0001; gensim
+with ``workers=2`` (one per core here). The two take turns, seed by seed. words/s = corpus
+tokens in the vocabulary x epochs / seconds of training (vocabulary building excluded for both).
+Both sets of vectors are scored by the same code (``apps.skipgram.evaluate_vectors``).
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+SETTINGS = {"dim": 100, "window": 5, "negative": 5, "min_count": 5, "sample": 1e-3, "epochs": 5}
+SCORES = ("wordsim353", "simlex999", "analogy")
+
+
+def ours(sentences, model, seed):
+    import keras
+
+    from apps.skipgram import evaluate_vectors, fit_vectors, keyed_vectors
+    from datasets import text
+
+    vocab = text.Vocabulary.build(sentences, SETTINGS["min_count"])
+    ids, sentence_ids = vocab.encode(sentences)
+    net, _, seconds, _ = fit_vectors(ids, sentence_ids, vocab, model, SETTINGS["dim"], SETTINGS["window"],
+                                     SETTINGS["negative"], SETTINGS["sample"], SETTINGS["epochs"], seed=seed,
+                                     verbose=0)
+    vectors = keras.ops.convert_to_numpy(net.get_layer("word2vec").vectors)
+    words = len(ids) * SETTINGS["epochs"]
+    return {**evaluate_vectors(keyed_vectors(vocab, vectors)), "words_per_second": words / seconds,
+            "train_seconds": seconds}
+
+
+def gensim_word2vec(sentences, model, seed):
+    from gensim.models import Word2Vec
+
+    from apps.skipgram import evaluate_vectors
+
+    w2v = Word2Vec(vector_size=SETTINGS["dim"], window=SETTINGS["window"], negative=SETTINGS["negative"],
+                   min_count=SETTINGS["min_count"], sample=SETTINGS["sample"], sg=int(model == "skipgram"),
+                   hs=0, alpha=0.025, min_alpha=0.0001, workers=2, seed=seed)
+    w2v.build_vocab(sentences)
+    start = time.perf_counter()
+    w2v.train(sentences, total_examples=w2v.corpus_count, epochs=SETTINGS["epochs"])
+    seconds = time.perf_counter() - start
+    words = sum(w2v.wv.get_vecattr(w, "count") for w in w2v.wv.index_to_key) * SETTINGS["epochs"]
+    return {**evaluate_vectors(w2v.wv), "words_per_second": words / seconds, "train_seconds": seconds}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", required=True, help="e.g. ../shared/data/text/brown.zip")
+    parser.add_argument("--model", choices=["skipgram", "cbow"], default="skipgram")
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    import gensim
+
+    from bench.common import write_results
+    from datasets import text
+
+    sentences = text.read_corpus(args.corpus)
+    print(f"{args.corpus}: {len(sentences)} sentences, {sum(map(len, sentences))} tokens; {args.model}, "
+          f"{SETTINGS}, seeds 0..{args.seeds - 1}", flush=True)
+    runs = {"seqgraph": [], "gensim": []}
+    for seed in range(args.seeds):
+        for name, fn in (("gensim", gensim_word2vec), ("seqgraph", ours)):
+            runs[name].append(fn(sentences, args.model, seed))
+            r = runs[name][-1]
+            print(f"seed {seed} {name:>8}: WordSim-353 {r['wordsim353']:.4f}  SimLex-999 {r['simlex999']:.4f}  "
+                  f"analogy {r['analogy']:.4f}  {r['words_per_second']:9,.0f} words/s", flush=True)
+    mean = {name: {key: float(np.mean([r[key] for r in rows])) for key in SCORES + ("words_per_second",)}
+            for name, rows in runs.items()}
+    for name, m in mean.items():
+        print(f"mean   {name:>8}: WordSim-353 {m['wordsim353']:.4f}  SimLex-999 {m['simlex999']:.4f}  "
+              f"analogy {m['analogy']:.4f}  {m['words_per_second']:9,.0f} words/s")
+    comparison = {f"{key}_difference": mean["seqgraph"][key] - mean["gensim"][key] for key in SCORES}
+    comparison["words_per_second_ratio"] = mean["seqgraph"]["words_per_second"] / mean["gensim"]["words_per_second"]
+    print("ours - gensim: " + ", ".join(f"{k} {v:+.4f}" for k, v in comparison.items()))
+    write_results(f"skipgram_vs_gensim_{args.model}" if args.model != "skipgram" else "skipgram_vs_gensim",
+                  {"corpus": str(args.corpus), "model": args.model, "settings": SETTINGS,
+                   "gensim": gensim.__version__, "mean": mean, **comparison, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()
