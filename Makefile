@@ -22,12 +22,14 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 
 # Benchmark data (TU format), outside the repository.
 TU_DIR ?= ../shared/data/tu
+BROWN ?= ../shared/data/text/brown.zip
 
 test: $(VENV)/.installed
 	$(PY) -m pytest tests
 	KERAS_BACKEND=jax $(PY) -m pytest tests
 
 GRAPH_RUN := runs/graph/demo
+SKIPGRAM_RUN := runs/skipgram/demo
 
 demo: $(VENV)/.installed
 	$(PY) -m apps.layer_demo
@@ -35,12 +37,16 @@ demo: $(VENV)/.installed
 	$(PY) -m apps.graph evaluate --run $(GRAPH_RUN)
 	$(PY) -m apps.graph export --run $(GRAPH_RUN)
 	$(PY) -m apps.graph predict --run $(GRAPH_RUN) apps/examples/graphs.json
+	$(PY) -m apps.skipgram train --epochs 40 --out $(SKIPGRAM_RUN)
+	$(PY) -m apps.skipgram neighbors --run $(SKIPGRAM_RUN) -k 5 government police fire president
+	$(PY) -m apps.skipgram export --run $(SKIPGRAM_RUN)
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m bench.attention
 	$(PY) -m bench.recurrent
 	$(PY) -m bench.graph_layers
 	$(PY) -m bench.graph_training --data-dir $(TU_DIR)
+	$(PY) -m bench.skipgram_vs_gensim --corpus $(BROWN)
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs/*/ saved_models/*/

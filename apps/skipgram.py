@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+import types
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -23,6 +24,7 @@ from apps.common import atomic_path, read_json, run_dir, save_keras, strategy, w
 from datasets import text  # noqa: E402
 
 ANALOGY_VOCAB = 30_000  # analogy answers are searched among this many most frequent words
+STEPS_PER_CALL = 16  # training steps per call into TF: a step on 2048 examples takes about 1 ms
 
 
 def embedded_corpus():
@@ -97,10 +99,9 @@ def trainer(net, total_tokens, lr, min_lr):
             return {"loss": self.loss_tracker.result()}
 
     model = Word2VecTrainer()
-    # XLA fuses the gathers, products and scatters (2-3x faster than TF's kernels here); 16
-    # steps per call keep Python out of the loop (batches of 2048 take about a millisecond)
+    # XLA fuses the gathers, products and scatters (2-3x faster than TF's kernels here)
     model.compile(keras.optimizers.SGD(learning_rate=model.learning_rate), jit_compile=True,
-                  steps_per_execution=16)
+                  steps_per_execution=STEPS_PER_CALL)
     return model
 
 
@@ -123,8 +124,11 @@ def _progress_callback(model, every=20):
 
         def on_epoch_end(self, epoch, logs=None):
             tokens = float(model.tokens_seen)
-            logs["words_per_second"] = round(tokens / (time.perf_counter() - self.start))
+            logs["words/s"] = round(tokens / (time.perf_counter() - self.start))
             self.curve.append((tokens, float(logs["loss"])))
+
+        def on_train_end(self, logs=None):
+            self.seconds = time.perf_counter() - self.start
 
     return WordsPerSecond()
 
@@ -203,22 +207,26 @@ def _corpus(args):
 
 def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, negative=5, sample=1e-3,
                 epochs=5, batch_size=2048, lr=0.025, min_lr=0.0001, seed=0, distribute="default", verbose=1):
-    """Train on an encoded corpus: (network, Keras history, seconds of fit, [(tokens, loss)])."""
+    """Train on an encoded corpus. Returns ``net``, ``history``, ``tokens`` (corpus tokens trained
+    on), ``seconds`` (first batch to last), ``wall_seconds`` (until ``fit`` returned: sometimes a
+    few seconds more, while tf.distribute's input iterator shuts down) and ``curve`` [(tokens, loss)]."""
     import keras
 
     keras.utils.set_random_seed(seed)
     dataset, steps = text.training_dataset(ids, sentence_ids, vocab, model, window, negative, sample,
                                            batch_size, seed)
-    total = len(ids) * epochs
+    # one Keras epoch = one pass over the corpus, rounded to whole calls of STEPS_PER_CALL batches
+    steps = max(STEPS_PER_CALL, round(steps / STEPS_PER_CALL) * STEPS_PER_CALL)
     with strategy(distribute).scope():
         net = build_model(model, len(vocab), dim, window)
-        trainer_model = trainer(net, total, lr, min_lr)
+        trainer_model = trainer(net, len(ids) * epochs, lr, min_lr)
     progress = _progress_callback(trainer_model)
     start = time.perf_counter()
-    # one Keras epoch = the batches of one pass over the corpus (passes differ by a few examples)
     history = trainer_model.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress],
                                 verbose=verbose, shuffle=False)  # the pipeline shuffles each pass
-    return net, history, time.perf_counter() - start, progress.curve
+    return types.SimpleNamespace(net=net, history=history, tokens=float(trainer_model.tokens_seen),
+                                 seconds=progress.seconds, wall_seconds=time.perf_counter() - start,
+                                 curve=progress.curve)
 
 
 def train(args):
@@ -237,23 +245,21 @@ def train(args):
     write_json(out / "config.json", config)
     vocab.save(out / "vocab.tsv")
 
-    net, history, seconds, curve = fit_vectors(
-        ids, sentence_ids, vocab, args.model, args.dim, args.window, args.negative, args.sample, args.epochs,
-        args.batch_size, args.lr, args.min_lr, args.seed, args.distribute, args.verbose)
-    total = len(ids) * args.epochs
-    save_keras(net, out / "model.keras")
+    fit = fit_vectors(ids, sentence_ids, vocab, args.model, args.dim, args.window, args.negative, args.sample,
+                      args.epochs, args.batch_size, args.lr, args.min_lr, args.seed, args.distribute, args.verbose)
+    save_keras(fit.net, out / "model.keras")
 
-    vectors = keras.ops.convert_to_numpy(net.get_layer("word2vec").vectors)
+    vectors = keras.ops.convert_to_numpy(fit.net.get_layer("word2vec").vectors)
     metrics = evaluate_vectors(keyed_vectors(vocab, vectors))
     metrics.update({
         "model": args.model, "corpus": str(path), "vocabulary": len(vocab) - 1, "tokens": len(ids),
-        "epochs": args.epochs, "train_seconds": seconds,
-        # corpus tokens (in the vocabulary) trained on per second of fit, as gensim counts words
-        "words_per_second": total / seconds,
-        "loss": [float(x) for x in history.history["loss"]],
+        "epochs": args.epochs, "train_seconds": fit.seconds, "fit_wall_seconds": fit.wall_seconds,
+        # corpus tokens (in the vocabulary) trained on per second, first batch to last
+        "words_per_second": fit.tokens / fit.seconds,
+        "loss": [float(x) for x in fit.history.history["loss"]],
     })
     write_json(out / "metrics.json", metrics)
-    _plot_loss(curve, args.epochs, out / "loss.png")
+    _plot_loss(fit.curve, args.epochs, out / "loss.png")
     _print_evaluation(metrics)
     print(f"{metrics['words_per_second']:,.0f} words/s; wrote {out}/metrics.json, loss.png, model.keras, vocab.tsv")
     return metrics

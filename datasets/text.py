@@ -176,7 +176,7 @@ class Vocabulary:
 
 
 def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negative=5, sample=1e-3,
-                     batch_size=8192, seed=0, chunk_tokens=1 << 20):
+                     batch_size=2048, seed=0, chunk_tokens=1 << 20):
     """``(dataset, batches_per_pass)``: an endless ``tf.data.Dataset`` of
     ``((inputs, candidates), tokens)`` batches, pass after pass over the corpus, each pass a new
     draw (the same seed gives the same passes), and the number of batches in the first pass (for
