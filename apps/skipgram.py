@@ -118,12 +118,12 @@ def _progress_callback(model, every=20):
         def on_train_batch_end(self, batch, logs=None):
             self.calls += 1
             if self.calls % every == 0:
-                tokens = float(model.tokens_seen)
+                tokens = float(keras.ops.convert_to_numpy(model.tokens_seen))
                 logs["words/s"] = round(tokens / (time.perf_counter() - self.start))
                 self.curve.append((tokens, float(logs["loss"])))
 
         def on_epoch_end(self, epoch, logs=None):
-            tokens = float(model.tokens_seen)
+            tokens = float(keras.ops.convert_to_numpy(model.tokens_seen))
             logs["words/s"] = round(tokens / (time.perf_counter() - self.start))
             self.curve.append((tokens, float(logs["loss"])))
 
@@ -224,7 +224,7 @@ def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, n
     start = time.perf_counter()
     history = trainer_model.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress],
                                 verbose=verbose, shuffle=False)  # the pipeline shuffles each pass
-    return types.SimpleNamespace(net=net, history=history, tokens=float(trainer_model.tokens_seen),
+    return types.SimpleNamespace(net=net, history=history, tokens=float(keras.ops.convert_to_numpy(trainer_model.tokens_seen)),
                                  seconds=progress.seconds, wall_seconds=time.perf_counter() - start,
                                  curve=progress.curve)
 

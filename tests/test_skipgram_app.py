@@ -122,6 +122,24 @@ def test_export_serves_vectors_and_neighbours(trained):
     assert 'name: "skipgram"' in (root / "export" / "models.config").read_text()
 
 
+def test_saved_model_cli_serves_nearest(trained, tmp_path):
+    """saved_model_cli run (TF Serving's loader) answers the README's ``nearest`` request shape."""
+    root, run, _ = trained
+    target = root / "export" / "skipgram"
+    if not (target / "1").exists():
+        _cli("export", "--run", str(run), "--out", str(target))
+    out = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run",
+                          "--dir", str(target / "1"), "--tag_set", "serve", "--signature_def", "nearest",
+                          "--input_exprs", "words=['animal2','vehicle3'];k=3",
+                          "--outdir", str(tmp_path)],
+                         capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    neighbours = np.load(tmp_path / "neighbours.npy", allow_pickle=True)
+    assert neighbours.shape == (2, 3)
+    assert all(w.startswith(b"animal") for w in neighbours[0]) and all(w.startswith(b"vehicle") for w in neighbours[1])
+
+
 def test_bad_input_is_named(tmp_path):
     result = _cli("train", "--corpus", str(tmp_path / "missing.txt"), check=False)
     assert result.returncode == 2 and "missing.txt" in result.stderr
