@@ -34,15 +34,17 @@ def publish(tmp, path):
     return Path(path)
 
 
-def convert_tflite(saved_model, signature, representative=None, float_ops=None, weights_only=False):
+def convert_tflite(saved_model, signature, representative=None, float_ops=None, dynamic_range=False):
     """TFLite flatbuffer of one signature, builtin ops only (no Flex: LiteRT cannot run them).
 
     With ``representative`` (a callable yielding input dicts) weights and activations are
     quantised to int8 where a builtin int8 kernel exists; inputs and outputs stay float.
     ``float_ops``, a regular expression, keeps the ops whose output tensor names match it in
     float (selective quantisation, through the converter's quantisation debugger).
-    ``weights_only`` stores the weights as int8, dequantised when the model runs (dynamic-range
-    quantisation), for models the calibrator cannot feed (string inputs).
+    ``dynamic_range`` stores the weights as int8 with no calibration: ops with int8 kernels (fully
+    connected, ...) quantise their inputs at run time, with a scale per call; other weights are
+    dequantised when the model runs. For inputs the calibrator cannot feed (strings), and for
+    activations that one fixed range per tensor fits badly (sums over a node's neighbours).
     """
     import tensorflow as tf
 
@@ -51,7 +53,7 @@ def convert_tflite(saved_model, signature, representative=None, float_ops=None, 
         c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         return c
 
-    if weights_only:
+    if dynamic_range:
         quantised = converter()
         quantised.optimizations = [tf.lite.Optimize.DEFAULT]
         return quantised.convert()

@@ -390,7 +390,7 @@ def export(args):
     for kind in ("float", "int8"):
         # int8: the table stored as int8 (a lookup has no activations to calibrate, and the
         # calibrator cannot feed string inputs: ValueError basic_string::_M_create)
-        content = ex.convert_tflite(tmp, "tflite", weights_only=kind == "int8")
+        content = ex.convert_tflite(tmp, "tflite", dynamic_range=kind == "int8")
         lite_model = ex.LiteModel(content, "tflite")
         lite_vectors = np.concatenate([lite_model({"words": np.array(probe[i:i + 1024], dtype=object)})["vectors"]
                                        for i in range(0, len(probe), 1024)])

@@ -107,6 +107,10 @@ def test_export_serving_and_tflite(trained):
     assert report["saved_model_max_abs_error"] < 1e-5 and report["tflite_float_max_abs_error"] < 1e-4
     assert report["tflite_float_accuracy"] == report["keras_accuracy"]
     assert (target / "graph.tflite").exists() and (target / "graph_int8.tflite").exists()
+    # the default int8 model: int8 weights, activations quantised per call
+    assert report["int8"] == "dynamic"
+    assert report["tflite_int8_accuracy"] >= report["tflite_float_accuracy"] - 1.5 / report["graphs"]
+    assert report["tflite_int8_bytes"] < report["tflite_float_bytes"] / 2
     assert "name: \"graph\"" in (root / "saved_models" / "models.config").read_text()
 
     serve = tf.saved_model.load(str(target / "1")).signatures["serving_default"]
@@ -116,6 +120,18 @@ def test_export_serving_and_tflite(trained):
     assert result["probabilities"].shape == (2, 2) and result["label_name"].dtype == tf.string
     with pytest.raises(tf.errors.InvalidArgumentError, match="index past the number of nodes"):
         serve(**{**request, "senders": tf.constant([0, 7])})
+
+
+def test_static_int8_export_has_integer_activations(trained):
+    from ai_edge_litert.interpreter import Interpreter
+
+    root, run, env, _ = trained
+    target = root / "static" / "graph"
+    _cli("export", "--run", str(run), "--out", str(target), "--int8", "static", env=env)
+    report = json.loads((target / "export.json").read_text())
+    assert report["int8"] == "static" and report["tflite_int8_accuracy"] >= 0
+    interpreter = Interpreter(str(target / "graph_int8.tflite"))
+    assert any(d["dtype"] == np.int8 and "gin_conv" in d["name"] for d in interpreter.get_tensor_details())
 
 
 def test_saved_model_cli_serves_the_export(trained, tmp_path):
