@@ -150,21 +150,28 @@ def test_bad_input_is_named(tmp_path):
     assert result.returncode != 0 and "norun" in result.stderr
 
 
+def _random_tables(kind, vocab_size, dim, seed):
+    """A network whose two tables hold random values (copies returned for the reference)."""
+    from apps.skipgram import build_model
+
+    net = build_model(kind, vocab_size, dim, window=2)
+    layer = net.get_layer("word2vec")
+    target, context = np.random.default_rng(seed).normal(0, 0.5, (2, vocab_size, dim)).astype(np.float32)
+    layer.target_embeddings.assign(target)
+    layer.context_embeddings.assign(context)
+    return net, layer, target, context
+
+
 def test_sgd_step_matches_word2vec_update():
     """One batch: every example's gradient of -log s(u.v_o) - sum_k log s(-u.v_k), times lr,
     summed over the batch (word2vec's per-example steps, taken together)."""
     import keras
     import tensorflow as tf
 
-    from apps.skipgram import build_model, trainer
+    from apps.skipgram import trainer
 
-    rng = np.random.default_rng(0)
-    vocab_size, dim, lr = 11, 4, 0.1
-    net = build_model("skipgram", vocab_size, dim, window=2)
-    layer = net.get_layer("word2vec")
-    target, context = rng.normal(0, 0.5, (2, vocab_size, dim)).astype(np.float32)
-    layer.target_embeddings.assign(target)
-    layer.context_embeddings.assign(context)
+    lr = 0.1
+    net, layer, target, context = _random_tables("skipgram", vocab_size=11, dim=4, seed=0)
     centres = np.array([1, 2, 1, 5], np.int32)
     candidates = np.array([[2, 3, 4], [1, 1, 7], [3, 2, 9], [6, 10, 1]], np.int32)
     model = trainer(net, total_tokens=1e9, lr=lr, min_lr=lr)
@@ -191,15 +198,10 @@ def test_cbow_step_gives_every_context_word_the_whole_error():
     import keras
     import tensorflow as tf
 
-    from apps.skipgram import build_model, trainer
+    from apps.skipgram import trainer
 
-    rng = np.random.default_rng(1)
-    vocab_size, dim, lr = 9, 3, 0.1
-    net = build_model("cbow", vocab_size, dim, window=2)
-    layer = net.get_layer("word2vec")
-    target, context = rng.normal(0, 0.5, (2, vocab_size, dim)).astype(np.float32)
-    layer.target_embeddings.assign(target)
-    layer.context_embeddings.assign(context)
+    lr = 0.1
+    net, layer, target, context = _random_tables("cbow", vocab_size=9, dim=3, seed=1)
     contexts = np.array([[1, 2, 3, 0], [4, 0, 0, 0], [2, 2, 5, 6]], np.int32)  # 0 = padding
     candidates = np.array([[5, 6, 7], [8, 1, 1], [3, 4, 8]], np.int32)
     model = trainer(net, total_tokens=1e9, lr=lr, min_lr=lr)
@@ -209,7 +211,7 @@ def test_cbow_step_gives_every_context_word_the_whole_error():
     for row, cands in zip(contexts, candidates):
         words = row[row > 0]
         h = target[words].mean(0)
-        error = np.zeros(dim)
+        error = np.zeros(target.shape[1])
         for j, k in enumerate(cands):
             g = 1 / (1 + np.exp(-h @ context[k])) - (1.0 if j == 0 else 0.0)
             error += g * context[k]
