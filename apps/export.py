@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from apps.common import atomic_path
+from apps.common import atomic_path, write_json
 
 
 def next_version(base):
@@ -32,6 +32,20 @@ def publish(tmp, path):
     """Move a verified export into place (atomic rename)."""
     os.replace(tmp, path)
     return Path(path)
+
+
+def finish_export(tmp, version, app, lite_files, report):
+    """Moves the verified SavedModel ``tmp`` to ``version``, then writes ``<app>.tflite`` (float)
+    and ``<app>_int8.tflite`` beside it, ``export.json`` (``report`` with the version) and the
+    TF Serving models.config one folder up."""
+    base = Path(version).parent
+    publish(tmp, version)
+    for kind, content in lite_files.items():
+        with atomic_path(base / (f"{app}.tflite" if kind == "float" else f"{app}_{kind}.tflite")) as tmp_file:
+            tmp_file.write_bytes(content)
+    report["version"] = int(Path(version).name)
+    write_json(base / "export.json", report)
+    write_models_config(base.parent)
 
 
 def convert_tflite(saved_model, signature, representative=None, float_ops=None, dynamic_range=False):
@@ -96,6 +110,12 @@ class LiteModel:
 
     def op_names(self):
         return {op["op_name"] for op in self.interpreter._get_ops_details()}
+
+    def require_builtins(self, what):
+        """Stops the export if the model needs Flex ops (LiteRT cannot run them)."""
+        flex = sorted(op for op in self.op_names() if op.startswith("Flex"))
+        if flex:
+            raise SystemExit(f"error: the {what} TFLite model needs Flex ops {flex}")
 
 
 def write_models_config(root="saved_models"):

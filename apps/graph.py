@@ -379,19 +379,11 @@ def export(args):
         report[f"tflite_{kind}_accuracy"] = float(np.mean(probs.argmax(1) == truth))
         report[f"tflite_{kind}_max_abs_error"] = float(np.abs(probs - keras_probs).max())
         report[f"tflite_{kind}_bytes"] = len(content)
-        flex = sorted(op for op in lite_model.op_names() if op.startswith("Flex"))
-        if flex:
-            raise SystemExit(f"error: the {kind} TFLite model needs Flex ops {flex}")
+        lite_model.require_builtins(kind)
         lite_files[kind] = content
 
-    ex.publish(tmp, version)
-    for kind, content in lite_files.items():
-        with atomic_path(base / ("graph.tflite" if kind == "float" else "graph_int8.tflite")) as tmp_file:
-            tmp_file.write_bytes(content)
-    report["version"] = int(version.name)
     report["int8"] = args.int8
-    write_json(base / "export.json", report)
-    ex.write_models_config(base.parent)
+    ex.finish_export(tmp, version, "graph", lite_files, report)
     print(f"SavedModel {version} (serving_default: probabilities, label, label_name), "
           f"{base}/graph.tflite, {base}/graph_int8.tflite")
     print(f"held-out accuracy on {len(held_out)} graphs: Keras {report['keras_accuracy']:.4f}, "

@@ -35,6 +35,13 @@ def embedded_corpus():
 
 
 # ----------------------------------------------------------------------------- model
+def word_vectors(net):
+    """The target table ``[vocab_size, dim]`` of a network from ``build_model``, as NumPy."""
+    import keras
+
+    return keras.ops.convert_to_numpy(net.get_layer("word2vec").vectors)
+
+
 def build_model(kind, vocab_size, dim, window):
     """``[inputs, candidates] -> logits``: centre ids ``[B]`` (skip-gram) or context ids
     ``[B, 2 * window]`` (CBOW, 0 = padding) against candidate ids ``[B, 1 + negative]``."""
@@ -115,17 +122,18 @@ def _progress_callback(model, every=20):
         def on_train_begin(self, logs=None):
             self.start, self.curve, self.calls = time.perf_counter(), [], 0
 
-        def on_train_batch_end(self, batch, logs=None):
-            self.calls += 1
-            if self.calls % every == 0:
-                tokens = float(keras.ops.convert_to_numpy(model.tokens_seen))
-                logs["words/s"] = round(tokens / (time.perf_counter() - self.start))
-                self.curve.append((tokens, float(logs["loss"])))
-
-        def on_epoch_end(self, epoch, logs=None):
+        def record(self, logs):
             tokens = float(keras.ops.convert_to_numpy(model.tokens_seen))
             logs["words/s"] = round(tokens / (time.perf_counter() - self.start))
             self.curve.append((tokens, float(logs["loss"])))
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.calls += 1
+            if self.calls % every == 0:
+                self.record(logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.record(logs)
 
         def on_train_end(self, logs=None):
             self.seconds = time.perf_counter() - self.start
@@ -224,14 +232,13 @@ def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, n
     start = time.perf_counter()
     history = trainer_model.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress],
                                 verbose=verbose, shuffle=False)  # the pipeline shuffles each pass
-    return types.SimpleNamespace(net=net, history=history, tokens=float(keras.ops.convert_to_numpy(trainer_model.tokens_seen)),
-                                 seconds=progress.seconds, wall_seconds=time.perf_counter() - start,
-                                 curve=progress.curve)
+    wall_seconds = time.perf_counter() - start
+    tokens = float(keras.ops.convert_to_numpy(trainer_model.tokens_seen))
+    return types.SimpleNamespace(net=net, history=history, tokens=tokens, seconds=progress.seconds,
+                                 wall_seconds=wall_seconds, curve=progress.curve)
 
 
 def train(args):
-    import keras
-
     path, sentences = _corpus(args)
     vocab = text.Vocabulary.build(sentences, args.min_count, args.max_vocab)
     ids, sentence_ids = vocab.encode(sentences)
@@ -249,8 +256,7 @@ def train(args):
                       args.epochs, args.batch_size, args.lr, args.min_lr, args.seed, args.distribute, args.verbose)
     save_keras(fit.net, out / "model.keras")
 
-    vectors = keras.ops.convert_to_numpy(fit.net.get_layer("word2vec").vectors)
-    metrics = evaluate_vectors(keyed_vectors(vocab, vectors))
+    metrics = evaluate_vectors(keyed_vectors(vocab, word_vectors(fit.net)))
     metrics.update({
         "model": args.model, "corpus": str(path), "vocabulary": len(vocab) - 1, "tokens": len(ids),
         "epochs": args.epochs, "train_seconds": fit.seconds, "fit_wall_seconds": fit.wall_seconds,
@@ -275,8 +281,7 @@ def load_run(run):
     run = Path(run)
     config = read_json(run / "config.json")
     vocab = text.Vocabulary.load(run / "vocab.tsv")
-    net = keras.saving.load_model(run / "model.keras")
-    vectors = keras.ops.convert_to_numpy(net.get_layer("word2vec").vectors)
+    vectors = word_vectors(keras.saving.load_model(run / "model.keras"))
     if len(vectors) != len(vocab):
         raise SystemExit(f"error: {run}/vocab.tsv has {len(vocab)} words, model.keras {len(vectors)} vectors")
     return config, vocab, vectors
@@ -327,17 +332,18 @@ def serving_module(vocab, vectors, lowercase):
         def ids(self, words):
             return self.table.lookup(tf.strings.lower(words, encoding="utf-8") if lowercase else words)
 
+        def vectors_of(self, ids):
+            return {"vectors": tf.gather(self.vectors, ids), "known": ids > 0}
+
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="words")])
         def lookup(self, words):
-            ids = self.ids(words)
-            return {"vectors": tf.gather(self.vectors, ids), "known": ids > 0}
+            return self.vectors_of(self.ids(words))
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="words")])
         def lite_lookup(self, words):
             """``lookup`` without lower-casing (StringLower is no TFLite builtin): the caller
             lower-cases, as the vocabulary was."""
-            ids = self.table.lookup(words)
-            return {"vectors": tf.gather(self.vectors, ids), "known": ids > 0}
+            return self.vectors_of(self.table.lookup(words))
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="words"),
                                       tf.TensorSpec([], tf.int32, name="k")])
@@ -378,8 +384,9 @@ def export(args):
     probe = vocab.words[1:]
     served = loaded.signatures["serving_default"](words=tf.constant(probe + ["no-such-word-xyz"]))
     report["saved_model_max_abs_error"] = float(np.abs(served["vectors"].numpy()[:-1] - vectors[1:]).max())
-    if report["saved_model_max_abs_error"] > 1e-6 or served["known"].numpy()[-1]:
-        raise SystemExit(f"error: the SavedModel's vectors differ from the run's by {report['saved_model_max_abs_error']}")
+    error = report["saved_model_max_abs_error"]
+    if error > 1e-6 or served["known"].numpy()[-1]:
+        raise SystemExit(f"error: the SavedModel's vectors differ from the run's by {error}")
     word = vocab.words[1]
     top = loaded.signatures["nearest"](words=tf.constant([word]), k=tf.constant(5))
     expected = [w for w, _ in kv.most_similar(word, topn=5)]
@@ -397,15 +404,9 @@ def export(args):
         report[f"tflite_{kind}_max_abs_error"] = float(np.abs(lite_vectors - vectors[1:]).max())
         report[f"tflite_{kind}_bytes"] = len(content)
         report[f"tflite_{kind}"] = evaluate_vectors(keyed_vectors(vocab, np.vstack([vectors[:1], lite_vectors])))
-        flex = sorted(op for op in lite_model.op_names() if op.startswith("Flex"))
-        if flex:
-            raise SystemExit(f"error: the {kind} TFLite model needs Flex ops {flex}")
+        lite_model.require_builtins(kind)
         lite_files[kind] = content
 
-    ex.publish(tmp, version)
-    for kind, content in lite_files.items():
-        with atomic_path(base / ("skipgram.tflite" if kind == "float" else "skipgram_int8.tflite")) as tmp_file:
-            tmp_file.write_bytes(content)
     with atomic_path(base / "vectors.txt") as tmp_file:  # word2vec text format
         kv.save_word2vec_format(str(tmp_file), binary=False)
     KeyedVectors.load_word2vec_format(str(base / "vectors.txt"), binary=False)  # readable by gensim
@@ -413,9 +414,7 @@ def export(args):
         np.savetxt(tmp_file, vectors[1:], delimiter="\t", fmt="%.6g")
     with atomic_path(base / "metadata.tsv") as tmp_file:
         tmp_file.write_text("".join(f"{w}\n" for w in vocab.words[1:]), encoding="utf-8")
-    report["version"] = int(version.name)
-    write_json(base / "export.json", report)
-    ex.write_models_config(base.parent)
+    ex.finish_export(tmp, version, "skipgram", lite_files, report)
     print(f"SavedModel {version} (serving_default: vectors, known; nearest: neighbours, cosines, known), "
           f"{base}/skipgram.tflite, {base}/skipgram_int8.tflite, vectors.txt (word2vec), vectors.tsv + metadata.tsv")
     for name in ("keras", "tflite_float", "tflite_int8"):

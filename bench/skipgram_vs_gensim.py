@@ -28,18 +28,16 @@ SCORES = ("wordsim353", "simlex999", "analogy")
 
 
 def ours(sentences, model, seed):
-    import keras
-
-    from apps.skipgram import evaluate_vectors, fit_vectors, keyed_vectors
+    from apps.skipgram import evaluate_vectors, fit_vectors, keyed_vectors, word_vectors
     from datasets import text
 
     vocab = text.Vocabulary.build(sentences, SETTINGS["min_count"])
     ids, sentence_ids = vocab.encode(sentences)
     fit = fit_vectors(ids, sentence_ids, vocab, model, SETTINGS["dim"], SETTINGS["window"], SETTINGS["negative"],
                       SETTINGS["sample"], SETTINGS["epochs"], seed=seed, verbose=0)
-    vectors = keras.ops.convert_to_numpy(fit.net.get_layer("word2vec").vectors)
-    return {**evaluate_vectors(keyed_vectors(vocab, vectors)), "words_per_second": fit.tokens / fit.seconds,
-            "train_seconds": fit.seconds, "fit_wall_seconds": fit.wall_seconds}
+    return {**evaluate_vectors(keyed_vectors(vocab, word_vectors(fit.net))),
+            "words_per_second": fit.tokens / fit.seconds, "train_seconds": fit.seconds,
+            "fit_wall_seconds": fit.wall_seconds}
 
 
 def gensim_word2vec(sentences, model, seed):

@@ -222,8 +222,9 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         valid = (inside & (abs(offsets) <= reach[:, None])
                  & (tf.gather(sentence, other) == tf.gather(sentence, order)[:, None]))
         if model == "skipgram":  # offset by offset, so a batch holds ~batch_size different centres
-            inputs = tf.transpose(tf.broadcast_to(centre[:, None], tf.shape(other)))[tf.transpose(valid)]
-            truth = tf.transpose(tf.gather(words, other))[tf.transpose(valid)]
+            by_offset = tf.transpose(valid)
+            inputs = tf.transpose(tf.broadcast_to(centre[:, None], tf.shape(other)))[by_offset]
+            truth = tf.transpose(tf.gather(words, other))[by_offset]
         else:
             contexts = tf.where(valid, tf.gather(words, other), 0)
             has_context = tf.reduce_any(valid, axis=1)

@@ -93,7 +93,8 @@ def test_export_serves_vectors_and_neighbours(trained):
     vocab, vectors = _vectors(run)
     loaded = tf.saved_model.load(str(base / "1"))
     served = loaded.signatures["serving_default"](words=tf.constant(["animal1", "VEHICLE2", "nope"]))
-    np.testing.assert_allclose(served["vectors"].numpy()[:2], vectors[[vocab.index["animal1"], vocab.index["vehicle2"]]])
+    np.testing.assert_allclose(served["vectors"].numpy()[:2],
+                               vectors[[vocab.index["animal1"], vocab.index["vehicle2"]]])
     assert served["known"].numpy().tolist() == [True, True, False]
     assert not served["vectors"].numpy()[2].any()
 
