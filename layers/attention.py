@@ -189,6 +189,15 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim or input_shape[-1],)
 
+    def compute_output_spec(self, inputs, mask=None, training=None, return_attention_scores=False):
+        """Symbolic outputs, the weights included, so a functional model can output them."""
+        out = keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return out
+        batch, time = inputs.shape[0], inputs.shape[1]
+        keys = time if self.window is None else 2 * self.window + 1
+        return out, keras.KerasTensor((batch, self.num_heads, time, keys), dtype=self.compute_dtype)
+
     def get_config(self):
         return {
             **super().get_config(),

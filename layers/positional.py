@@ -92,3 +92,34 @@ class SinusoidalPositionalEncoding2D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "max_wavelength": self.max_wavelength}
 
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class ClassToken(keras.layers.Layer):
+    """Prepends one trained vector to ``[batch, time, features]`` (ViT's [class] token): attention
+    lets it gather what the classifier needs, read from position 0 of the last block. A padding
+    mask gains a True for the token."""
+
+    def __init__(self, initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.initializer = keras.initializers.get(initializer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.token = self.add_weight(name="token", shape=(1, 1, input_shape[-1]), initializer=self.initializer)
+
+    def call(self, inputs):
+        token = ops.broadcast_to(ops.cast(self.token, inputs.dtype), (ops.shape(inputs)[0], 1, inputs.shape[-1]))
+        return ops.concatenate([token, inputs], axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        return ops.concatenate([ops.ones_like(mask[:, :1]), mask], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        time = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], time, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "initializer": keras.initializers.serialize(self.initializer)}

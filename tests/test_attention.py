@@ -147,3 +147,29 @@ def test_learned_positional_embedding(rng):
     np.testing.assert_allclose(got - x, np.broadcast_to(to_numpy(layer.embeddings)[:7], x.shape), atol=1e-6)
     with pytest.raises(ValueError, match="max_length"):
         layers.LearnedPositionalEmbedding(max_length=5)(x)
+
+
+def test_class_token_is_prepended_to_every_sequence(rng):
+    layer = layers.ClassToken(initializer="random_normal")
+    x = rng.normal(size=(3, 5, 4)).astype("float32")
+    got = to_numpy(layer(x))
+    assert got.shape == (3, 6, 4)
+    np.testing.assert_allclose(got[:, 1:], x)
+    np.testing.assert_allclose(got[:, 0], np.broadcast_to(to_numpy(layer.token)[0, 0], (3, 4)))
+    mask = np.array([[True] * 5, [True] * 3 + [False] * 2, [True] + [False] * 4])
+    new_mask = to_numpy(layer.compute_mask(x, keras.ops.convert_to_tensor(mask)))
+    np.testing.assert_array_equal(new_mask, np.concatenate([np.ones((3, 1), bool), mask], 1))
+
+
+def test_attention_weights_as_functional_model_outputs(rng):
+    """A functional model can output the weights (the image app's rollout maps read them)."""
+    layer = _layer(rng)
+    inputs = keras.Input((None, F))
+    out, weights = layer(inputs, return_attention_scores=True)
+    model = keras.Model(inputs, {"out": out, "weights": weights})
+    x = rng.normal(size=(B, T, F)).astype("float32")
+    got = model(x)
+    eager_out, eager_weights = layer(x, return_attention_scores=True)
+    assert got["weights"].shape == (B, 2, T, T)
+    np.testing.assert_allclose(to_numpy(got["weights"]), to_numpy(eager_weights), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(got["out"]), to_numpy(eager_out), atol=1e-5)

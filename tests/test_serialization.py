@@ -46,6 +46,7 @@ CASES = {
     "attention_truncated": lambda: _sequence_model(layers.MultiHeadSelfAttention(2, 3, window=2, score="additive")),
     "sinusoidal": lambda: _sequence_model(layers.SinusoidalPositionalEncoding()),
     "learned_position": lambda: _sequence_model(layers.LearnedPositionalEmbedding(16)),
+    "class_token": lambda: _sequence_model(layers.ClassToken()),
     "positional_2d": lambda: (keras.Sequential([keras.Input((3, 4, F)), layers.SinusoidalPositionalEncoding2D()]),
                               np.ones((2, 3, 4, F), "float32")),
     "peephole_lstm": lambda: _sequence_model(layers.PeepholeLSTM(4, return_sequences=True)),
