@@ -30,6 +30,7 @@ test: $(VENV)/.installed
 
 GRAPH_RUN := runs/graph/demo
 SKIPGRAM_RUN := runs/skipgram/demo
+IMAGE_RUN := runs/image/demo
 
 demo: $(VENV)/.installed
 	$(PY) -m apps.layer_demo
@@ -40,6 +41,11 @@ demo: $(VENV)/.installed
 	$(PY) -m apps.skipgram train --epochs 40 --out $(SKIPGRAM_RUN)
 	$(PY) -m apps.skipgram neighbors --run $(SKIPGRAM_RUN) -k 5 government police fire president
 	$(PY) -m apps.skipgram export --run $(SKIPGRAM_RUN)
+	$(PY) -m apps.image train --model vit --epochs 30 --verbose 2 --out $(IMAGE_RUN)
+	$(PY) -m apps.image evaluate --run $(IMAGE_RUN)
+	$(PY) -m apps.image attention-maps --run $(IMAGE_RUN)
+	$(PY) -m apps.image export --run $(IMAGE_RUN)
+	$(PY) -m apps.image predict --run $(IMAGE_RUN) apps/examples/digit_2.png apps/examples/digit_5.png apps/examples/digit_7.png
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m bench.attention
@@ -47,6 +53,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) -m bench.graph_layers
 	$(PY) -m bench.graph_training --data-dir $(TU_DIR)
 	$(PY) -m bench.skipgram_vs_gensim --corpus $(BROWN)
+	$(PY) -m bench.image_attention
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs/*/ saved_models/*/
