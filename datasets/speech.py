@@ -1,0 +1,287 @@
+"""Speech data: audio files (WAV, FLAC, OGG through soundfile) as mono float waveforms at the
+model's rate, the Free Spoken Digit Dataset, manifests of (path, transcript), connected-digit
+utterances built from isolated digits, and digits synthesised offline with eSpeak NG (the
+embedded default: no network, no data files).
+
+Waveforms are float32 in [-1, 1] at ``SAMPLE_RATE`` (FSDD's 8 kHz: telephone band, enough for
+spoken digits); the model computes its own features from them.
+"""
+
+import csv
+import ctypes
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 8000
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# Characters a transcript may hold; the model's classes are these plus the CTC blank.
+ALPHABET = "abcdefghijklmnopqrstuvwxyz '"
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+FSDD_NAME = re.compile(r"^([0-9])_([A-Za-z0-9-]+)_([0-9]+)\.wav$")
+DEFAULT_CACHE = Path(os.environ.get("SEQGRAPH_CACHE", Path.home() / ".cache" / "seqgraph"))
+
+
+class SpeechDataError(ValueError):
+    """An audio file, manifest or folder that cannot be used; the message names it."""
+
+
+@dataclass
+class Utterance:
+    """One recording: ``audio`` (float32 at SAMPLE_RATE) is read on demand when it is a file."""
+    transcript: str
+    speaker: str = ""
+    take: int = -1
+    path: Path = None
+    audio: np.ndarray = field(default=None, repr=False)
+
+    def waveform(self):
+        if self.audio is None:
+            self.audio = read_audio(self.path)
+        return self.audio
+
+
+# ----------------------------------------------------------------------------- audio
+def resample(audio, rate, target=SAMPLE_RATE):
+    """Polyphase resampling (scipy) from ``rate`` to ``target`` Hz."""
+    if rate == target:
+        return audio.astype(np.float32)
+    from scipy.signal import resample_poly
+
+    g = gcd(int(rate), int(target))
+    return resample_poly(audio, target // g, int(rate) // g).astype(np.float32)
+
+
+def read_audio(path, sample_rate=SAMPLE_RATE):
+    """A WAV/FLAC/OGG file as mono float32 at ``sample_rate``: channels averaged, resampled.
+    A missing, corrupt, empty or non-audio file raises SpeechDataError naming it."""
+    import soundfile
+
+    try:
+        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+        raise SpeechDataError(f"{path}: not a readable audio file ({e})") from None
+    if audio.shape[0] == 0:
+        raise SpeechDataError(f"{path}: the file holds no samples")
+    return resample(audio.mean(axis=1), rate, sample_rate)
+
+
+def normalise_transcript(text, where):
+    """Lower case, runs of spaces collapsed; a character outside ALPHABET raises an error naming
+    ``where`` (file and line)."""
+    text = " ".join(text.lower().split())
+    bad = sorted(set(text) - set(ALPHABET))
+    if bad:
+        raise SpeechDataError(f"{where}: transcript {text!r} has characters outside a-z, space and "
+                              f"apostrophe: {bad}")
+    if not text:
+        raise SpeechDataError(f"{where}: empty transcript")
+    return text
+
+
+# ----------------------------------------------------------------------------- corpora
+def fsdd(folder):
+    """The Free Spoken Digit Dataset: ``{digit}_{speaker}_{take}.wav`` in ``folder`` (or its
+    ``recordings/``); transcripts are the digit words. Any other .wav name is an error."""
+    folder = Path(folder)
+    if (folder / "recordings").is_dir():
+        folder = folder / "recordings"
+    if not folder.is_dir():
+        raise SpeechDataError(f"{folder}: no such folder")
+    utterances = []
+    for path in sorted(folder.glob("*.wav")):
+        match = FSDD_NAME.match(path.name)
+        if not match:
+            raise SpeechDataError(f"{path}: not an FSDD name ({{digit}}_{{speaker}}_{{take}}.wav)")
+        digit, speaker, take = match.groups()
+        utterances.append(Utterance(DIGIT_WORDS[int(digit)], speaker, int(take), path))
+    if not utterances:
+        raise SpeechDataError(f"{folder}: no FSDD recordings ({{digit}}_{{speaker}}_{{take}}.wav)")
+    return utterances
+
+
+def split_by_take(utterances, test_takes=range(5)):
+    """FSDD's standard split: (takes 5-49, takes 0-4) by default."""
+    test_takes = set(test_takes)
+    return ([u for u in utterances if u.take not in test_takes], [u for u in utterances if u.take in test_takes])
+
+
+def split_by_speaker(utterances, test_speakers):
+    test_speakers = set(test_speakers)
+    unknown = test_speakers - {u.speaker for u in utterances}
+    if unknown:
+        raise SpeechDataError(f"no recordings of speaker(s) {sorted(unknown)}")
+    return ([u for u in utterances if u.speaker not in test_speakers],
+            [u for u in utterances if u.speaker in test_speakers])
+
+
+def read_manifest(path):
+    """A TSV or CSV (by suffix; ``.tsv`` is tab-separated) of ``path, transcript`` rows, an
+    optional header ``path,transcript``; audio paths relative to the manifest's folder. Files are
+    checked to exist here and read when used."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpeechDataError(f"{path}: not a readable UTF-8 manifest ({e})") from None
+    rows = list(csv.reader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
+    utterances = []
+    for line, row in enumerate(rows, 1):
+        if not row or (line == 1 and [c.strip().lower() for c in row[:2]] == ["path", "transcript"]):
+            continue
+        if len(row) != 2:
+            raise SpeechDataError(f"{path}, line {line}: expected 2 fields (path, transcript), found {len(row)}")
+        audio = (path.parent / row[0].strip()).resolve()
+        if not audio.is_file():
+            raise SpeechDataError(f"{path}, line {line}: audio file {audio} not found")
+        utterances.append(Utterance(normalise_transcript(row[1], f"{path}, line {line}"), path=audio))
+    if not utterances:
+        raise SpeechDataError(f"{path}: no rows")
+    return utterances
+
+
+# ----------------------------------------------------------------------------- connected digits
+def trim_silence(audio, threshold=0.02, margin=0.03, sample_rate=SAMPLE_RATE):
+    """Cuts leading and trailing samples quieter than ``threshold`` x the peak, keeping ``margin``
+    seconds, so pauses between concatenated digits are the ones we draw."""
+    loud = np.flatnonzero(np.abs(audio) >= threshold * np.abs(audio).max())
+    if not len(loud):
+        return audio
+    keep = int(margin * sample_rate)
+    return audio[max(0, loud[0] - keep): loud[-1] + keep + 1]
+
+
+def connected_digits(utterances, count, seed=0, max_digits=7, pause=(0.05, 0.3), snr_db=(20, 40),
+                     sample_rate=SAMPLE_RATE):
+    """``count`` utterances of 1..``max_digits`` isolated digits (chosen at random from
+    ``utterances``, one speaker each) joined by random pauses, with white noise at a random SNR;
+    transcripts like "seven three nine" (the TIDIGITS task). The same seed gives the same list."""
+    rng = np.random.default_rng(seed)
+    by_speaker = {}
+    for u in utterances:
+        if u.transcript not in DIGIT_WORDS:
+            raise SpeechDataError(f"{u.path or u.transcript}: not an isolated digit ({u.transcript!r})")
+        by_speaker.setdefault(u.speaker, []).append(u)
+    speakers = sorted(by_speaker)
+    result = []
+    for _ in range(count):
+        speaker = speakers[rng.integers(len(speakers))]
+        clips = [by_speaker[speaker][i] for i in rng.integers(len(by_speaker[speaker]), size=rng.integers(1, max_digits + 1))]
+        pieces = []
+        for clip in clips:
+            pieces.append(np.zeros(int(rng.uniform(*pause) * sample_rate), np.float32))
+            audio = trim_silence(clip.waveform(), sample_rate=sample_rate)
+            pieces.append(audio / max(np.abs(audio).max(), 1e-6) * rng.uniform(0.3, 0.9))
+        pieces.append(np.zeros(int(rng.uniform(*pause) * sample_rate), np.float32))
+        audio = np.concatenate(pieces)
+        rms = np.sqrt(np.mean(audio ** 2))
+        audio = audio + rng.normal(0, rms / 10 ** (rng.uniform(*snr_db) / 20), len(audio)).astype(np.float32)
+        result.append(Utterance(" ".join(c.transcript for c in clips), speaker, audio=np.clip(audio, -1, 1)))
+    return result
+
+
+# ----------------------------------------------------------------------------- eSpeak NG
+# English voices and variants of the eSpeak NG that ships in espeakng-loader.
+VOICES = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan")
+VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt3",
+            "croak", "adam", "anika", "david", "ed", "max", "linda")
+
+
+class ESpeak:
+    """eSpeak NG through ctypes (the library and voices that the PyPI package espeakng-loader
+    ships): text -> int16 samples at its own rate (22,050 Hz). One per process."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            import espeakng_loader
+
+            lib = ctypes.CDLL(espeakng_loader.get_library_path())
+            self = super().__new__(cls)
+            self.lib = lib
+            self.rate = lib.espeak_Initialize(2, 0, espeakng_loader.get_data_path().encode(), 0)  # synchronous
+            if self.rate <= 0:
+                raise RuntimeError("eSpeak NG failed to initialise")
+            self.chunks = []
+            callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                                             ctypes.c_void_p)
+            self.callback = callback_type(self._collect)  # kept alive with the instance
+            lib.espeak_SetSynthCallback(self.callback)
+            cls._instance = self
+        return cls._instance
+
+    def _collect(self, samples, count, events):
+        if count > 0:
+            self.chunks.append(np.ctypeslib.as_array(samples, shape=(count,)).copy())
+        return 0
+
+    def say(self, text, voice="en-us", rate=150, pitch=50, pitch_range=50):
+        """Samples of ``text`` spoken by ``voice`` (e.g. "en-us+f3") at ``rate`` words/minute."""
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"eSpeak NG has no voice {voice!r}")
+        for parameter, value in ((1, rate), (3, pitch), (4, pitch_range)):  # espeakRATE, PITCH, RANGE
+            self.lib.espeak_SetParameter(parameter, int(value), 0)
+        self.chunks = []
+        data = text.encode()
+        self.lib.espeak_Synth(data, len(data) + 1, 0, 1, 0, 0, None, None)  # POS_CHARACTER, espeakCHARS_AUTO
+        self.lib.espeak_Synchronize()
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+
+
+def synthetic_digits(takes=20, seed=0, sample_rate=SAMPLE_RATE, cache_dir=DEFAULT_CACHE):
+    """Isolated digits spoken by eSpeak NG: ``takes`` per digit, each with a voice, variant, rate
+    (120-220 words/min), pitch and pitch range drawn from ``seed``; a "speaker" is a
+    voice+variant. Cached as .npz under ``cache_dir`` (rebuilt if the settings change)."""
+    cache = Path(cache_dir) / "speech" / f"espeak-digits-{takes}-{seed}-{sample_rate}.npz"
+    if cache.exists():
+        try:
+            with np.load(cache) as data:
+                return [Utterance(str(t), str(s), int(k), audio=data[f"audio_{i}"])
+                        for i, (t, s, k) in enumerate(zip(data["transcripts"], data["speakers"], data["takes"]))]
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache: rebuild it
+    from tqdm import tqdm
+
+    espeak = ESpeak()
+    rng = np.random.default_rng(seed)
+    utterances = []
+    for take in tqdm(range(takes), desc="synthesising digits (eSpeak NG)", unit="take", leave=False):
+        for digit, word in enumerate(DIGIT_WORDS):
+            voice = f"{VOICES[rng.integers(len(VOICES))]}+{VARIANTS[rng.integers(len(VARIANTS))]}"
+            samples = espeak.say(word, voice, rate=rng.integers(120, 221), pitch=rng.integers(20, 81),
+                                 pitch_range=rng.integers(20, 81))
+            audio = resample(samples.astype(np.float32) / 32768.0, espeak.rate, sample_rate)
+            utterances.append(Utterance(word, voice, take, audio=audio))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f"tmp-{cache.name}")
+    np.savez(tmp, transcripts=np.array([u.transcript for u in utterances]),
+             speakers=np.array([u.speaker for u in utterances]), takes=np.array([u.take for u in utterances]),
+             **{f"audio_{i}": u.audio for i, u in enumerate(utterances)})
+    os.replace(tmp, cache)
+    return utterances
+
+
+def fingerprint(utterances):
+    """A short hash of transcripts and audio, to tell two generated sets apart in tests and runs."""
+    h = hashlib.sha1()
+    for u in utterances:
+        h.update(u.transcript.encode())
+        h.update(np.ascontiguousarray(u.waveform()).tobytes())
+    return h.hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------- labels
+def encode(transcript):
+    """Characters -> class ids 1..len(ALPHABET) (0 is the CTC blank)."""
+    return np.array([ALPHABET.index(c) + 1 for c in transcript], np.int32)
+
+
+def decode(ids):
+    """Class ids -> text; blanks (0) and padding (-1) are skipped."""
+    return "".join(ALPHABET[i - 1] for i in ids if i > 0)
