@@ -33,3 +33,84 @@ class Standardize(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean": self.mean, "variance": self.variance, "clip": self.clip}
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class SequenceMask(keras.layers.Layer):
+    """``[x [B, T, F], lengths [B]]`` -> x with steps ``t >= length`` zeroed, carrying the Keras
+    mask ``t < length`` to the layers after it (attention, RNNs). Zeroed padding reaches a
+    following convolution as the zeros its own 'same' padding adds, so an utterance gets the same
+    outputs alone or padded in a batch. ``carry_mask=False`` before layers that take no mask
+    (convolutions)."""
+
+    def __init__(self, carry_mask=True, **kwargs):
+        super().__init__(**kwargs)
+        self.carry_mask = bool(carry_mask)
+        self.supports_masking = True
+
+    def _valid(self, x, lengths):
+        # step indices as a cumulative sum: no arange of a dimension unknown while a model is built
+        steps = ops.cumsum(ops.ones_like(x[..., 0], dtype="int32"), axis=1) - 1
+        return steps < ops.expand_dims(ops.cast(lengths, "int32"), -1)
+
+    def call(self, inputs):
+        x, lengths = inputs
+        return x * ops.expand_dims(ops.cast(self._valid(x, lengths), x.dtype), -1)
+
+    def compute_mask(self, inputs, mask=None):
+        return self._valid(*inputs) if self.carry_mask else None
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "carry_mask": self.carry_mask}
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class SpecAugment(keras.layers.Layer):
+    """SpecAugment's masking (Park et al. 2019) on standardised features ``[B, T, F]``, in
+    training only: ``freq_masks`` bands of up to ``freq_width`` features and ``time_masks`` spans
+    of up to ``time_width`` x T steps set to 0 (the features' mean), drawn per example."""
+
+    def __init__(self, freq_masks=2, freq_width=8, time_masks=2, time_width=0.1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
+        self.time_masks, self.time_width = int(time_masks), float(time_width)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def _spans(self, batch, size, count, max_width):
+        """[B, size] True inside ``count`` random spans of width 0..max_width per example (None
+        for no spans)."""
+        position = ops.expand_dims(ops.cast(ops.arange(size), "float32"), 0)
+        length = ops.cast(size, "float32")
+        hidden = None
+        for _ in range(count):
+            width = keras.random.uniform((batch, 1), seed=self.seed_generator) * max_width
+            start = keras.random.uniform((batch, 1), seed=self.seed_generator) * (length - width)
+            span = ops.logical_and(position >= start, position < start + width)
+            hidden = span if hidden is None else ops.logical_or(hidden, span)
+        return hidden
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        shape = ops.shape(x)
+        batch, steps = shape[0], shape[1]
+        hidden = ops.zeros_like(x, dtype="bool")
+        hidden_time = self._spans(batch, steps, self.time_masks, self.time_width * ops.cast(steps, "float32"))
+        if hidden_time is not None:
+            hidden = ops.logical_or(hidden, ops.expand_dims(hidden_time, -1))
+        hidden_freq = self._spans(batch, x.shape[-1], self.freq_masks, float(self.freq_width))
+        if hidden_freq is not None:
+            hidden = ops.logical_or(hidden, ops.expand_dims(hidden_freq, 1))
+        return ops.where(hidden, ops.zeros_like(x), x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "freq_masks": self.freq_masks, "freq_width": self.freq_width,
+                "time_masks": self.time_masks, "time_width": self.time_width, "seed": self.seed}

@@ -47,6 +47,7 @@ CASES = {
     "sinusoidal": lambda: _sequence_model(layers.SinusoidalPositionalEncoding()),
     "learned_position": lambda: _sequence_model(layers.LearnedPositionalEmbedding(16)),
     "class_token": lambda: _sequence_model(layers.ClassToken()),
+    "spec_augment": lambda: _sequence_model(layers.SpecAugment(seed=3)),
     "positional_2d": lambda: (keras.Sequential([keras.Input((3, 4, F)), layers.SinusoidalPositionalEncoding2D()]),
                               np.ones((2, 3, 4, F), "float32")),
     "peephole_lstm": lambda: _sequence_model(layers.PeepholeLSTM(4, return_sequences=True)),

@@ -1,0 +1,349 @@
+"""Speech recognition: waveform -> log-mel features (in the model) -> convolutional subsampling ->
+truncated multi-head self-attention blocks -> bidirectional peephole LSTM -> CTC over characters.
+
+    python -m apps.speech train [--data-dir FSDD_DIR] --out RUN_DIR
+    python -m apps.speech evaluate --run RUN_DIR [--data-dir FSDD_DIR]
+    python -m apps.speech transcribe --run RUN_DIR FILE...
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from apps.common import atomic_path, read_json, run_dir, save_keras, strategy, write_json  # noqa: E402
+from datasets import speech  # noqa: E402
+
+NUM_CLASSES = len(speech.ALPHABET) + 1  # + the CTC blank, class 0
+HOP = 80  # samples between feature frames: 10 ms at 8 kHz
+SUBSAMPLING = 4  # two stride-2 convolutions: one model step per 40 ms
+MODEL_OPTIONS = ("mels", "dim", "blocks", "heads", "window", "ffn_dim", "lstm_units", "dropout")
+
+
+# ----------------------------------------------------------------------------- model
+def log_mel(mels=40):
+    """Keras' MelSpectrogram (25 ms Hann windows every 10 ms, 20 Hz - 4 kHz), in dB. Its top_db
+    clip takes the maximum over the whole batch, which would make an utterance's features depend
+    on its batch-mates: 200 dB is beyond the 1e-10 power floor's range, so it never clips."""
+    import keras
+
+    return keras.layers.MelSpectrogram(fft_length=256, sequence_stride=HOP, sequence_length=200,
+                                       sampling_rate=speech.SAMPLE_RATE, num_mel_bins=mels, min_freq=20.0,
+                                       max_freq=speech.SAMPLE_RATE / 2, top_db=200.0, name="log_mel")
+
+
+def frames_for(samples):
+    """Feature frames of ``samples`` samples (the STFT is centred: one frame per hop, plus one)."""
+    return samples // HOP + 1
+
+
+def steps_for(frames):
+    """Model steps after the two stride-2 convolutions (padded by one on each side)."""
+    return (frames + SUBSAMPLING - 1) // SUBSAMPLING
+
+
+def build_model(stats, mels=40, dim=96, blocks=2, heads=4, window=8, ffn_dim=192, lstm_units=96, dropout=0.1,
+                spec_augment=True):
+    """``{"waveform" [B, S] float32, "lengths" [B] int32}`` -> ``{"logits" [B, T, classes],
+    "lengths" [B]}``. ``stats`` (mean, variance per mel band, from training audio) standardise
+    the features; frames past an utterance's end are zeroed, so padding never reaches its
+    outputs. ``window`` is the attention radius in model steps (8 = +-320 ms)."""
+    import keras
+
+    import layers
+
+    waveform = keras.Input((None,), name="waveform")
+    lengths = keras.Input((), dtype="int32", name="lengths")
+    # Samples past an utterance's end are zeroed and 256 zeros appended, so its last frames see
+    # zeros whether it comes alone (the STFT would reflect its end) or padded in a batch.
+    x = layers.SequenceMask(carry_mask=False, name="sample_mask")([keras.layers.Reshape((-1, 1))(waveform), lengths])
+    x = keras.layers.Reshape((-1,))(keras.layers.ZeroPadding1D((0, 256))(x))
+    x = keras.layers.Permute((2, 1), name="frames_first")(log_mel(mels)(x))
+    x = layers.Standardize(*stats, clip=6.0, name="standardize")(x)
+    if spec_augment:
+        x = layers.SpecAugment(name="spec_augment")(x)
+    frame_lengths = frames_for(lengths)
+    x = layers.SequenceMask(carry_mask=False, name="frame_mask")([x, frame_lengths])
+    for i in range(2):  # explicit padding: 'same' would pad the left by 0 or 1 with the length's parity
+        x = keras.layers.ZeroPadding1D(1)(x)
+        x = keras.layers.Conv1D(dim, 3, strides=2, activation="gelu", name=f"subsample_{i}")(x)
+    step_lengths = steps_for(frame_lengths)
+    x = layers.SequenceMask(name="step_mask")([x, step_lengths])  # its mask reaches attention and LSTM
+    x = layers.SinusoidalPositionalEncoding(name="positional_encoding")(x)
+    for i in range(blocks):
+        h = keras.layers.LayerNormalization(epsilon=1e-6)(x)
+        h = layers.MultiHeadSelfAttention(heads, dim // heads, window=window, dropout=dropout,
+                                          name=f"attention_{i}")(h)
+        x = keras.layers.Add()([x, keras.layers.Dropout(dropout)(h)])
+        h = keras.layers.LayerNormalization(epsilon=1e-6)(x)
+        h = keras.layers.Dense(ffn_dim, activation="gelu")(h)
+        x = keras.layers.Add()([x, keras.layers.Dropout(dropout)(keras.layers.Dense(dim)(h))])
+    x = keras.layers.Bidirectional(layers.PeepholeLSTM(lstm_units, return_sequences=True), name="bilstm")(x)
+    logits = keras.layers.Dense(NUM_CLASSES, name="logits")(keras.layers.Dropout(dropout)(x))
+    return keras.Model({"waveform": waveform, "lengths": lengths}, {"logits": logits, "lengths": step_lengths},
+                       name="speech_recognizer")
+
+
+# ----------------------------------------------------------------------------- data
+def corpus(args):
+    """(train, test) isolated digits: FSDD takes 5-49 / 0-4 with ``--data-dir``, else eSpeak NG
+    digits (takes 0-3 of each digit held out)."""
+    if args.data_dir:
+        return speech.split_by_take(speech.fsdd(args.data_dir))
+    return speech.split_by_take(speech.synthetic_digits(takes=args.synthetic_takes, seed=0), range(4))
+
+
+def tf_dataset(utterances, batch_size, shuffle=False, seed=0):
+    """``({"waveform", "lengths"}, labels padded with -1)`` batches; utterances of similar
+    length are batched together (less padding), batches shuffled each pass when ``shuffle``."""
+    import tensorflow as tf
+
+    audio = [u.waveform() for u in utterances]
+    labels = [speech.encode(u.transcript) for u in utterances]
+    order = np.argsort([len(a) for a in audio], kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def batch_arrays(index):
+        width = max(len(audio[i]) for i in index)
+        wave = np.zeros((len(index), width), np.float32)
+        label = np.full((len(index), max(len(labels[i]) for i in index)), -1, np.int32)
+        for row, i in enumerate(index):
+            wave[row, :len(audio[i])] = audio[i]
+            label[row, :len(labels[i])] = labels[i]
+        return {"waveform": wave, "lengths": np.array([len(audio[i]) for i in index], np.int32)}, label
+
+    arrays = [batch_arrays(b) for b in batches]
+    spec = ({"waveform": tf.TensorSpec((None, None), tf.float32), "lengths": tf.TensorSpec((None,), tf.int32)},
+            tf.TensorSpec((None, None), tf.int32))
+    ds = tf.data.Dataset.from_generator(lambda: iter(arrays), output_signature=spec)
+    if shuffle:
+        ds = ds.shuffle(len(arrays), seed=seed, reshuffle_each_iteration=True)
+    return ds.prefetch(tf.data.AUTOTUNE), len(arrays)
+
+
+def feature_stats(utterances, mels, limit=300):
+    """Mean and variance of each log-mel band over the frames of up to ``limit`` utterances."""
+    layer = log_mel(mels)
+    frames = [np.asarray(layer(u.waveform()[None]))[0].T for u in utterances[:limit]]
+    frames = np.concatenate(frames)
+    return frames.mean(0).tolist(), np.maximum(frames.var(0), 1e-3).tolist()
+
+
+# ----------------------------------------------------------------------------- training
+def trainer(acoustic):
+    """``acoustic`` wrapped for ``fit``: the loss is CTC over each utterance's own number of steps."""
+    import keras
+    from keras import ops
+
+    import layers
+
+    class CTCTrainer(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.acoustic = acoustic
+
+        def call(self, inputs, training=False):
+            return self.acoustic(inputs, training=training)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            label_lengths = ops.sum(ops.cast(ops.not_equal(y, -1), "int32"), axis=1)
+            labels = ops.where(ops.equal(y, -1), ops.zeros_like(y), y)
+            return ops.mean(layers.ctc_loss(labels, label_lengths, y_pred["logits"], y_pred["lengths"]))
+
+    return CTCTrainer()
+
+
+def train(args):
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    train_digits, test_digits = corpus(args)
+    out = run_dir("speech", args.out)
+    print(f"making {args.utterances} connected-digit utterances from {len(train_digits)} isolated digits")
+    train_set = speech.connected_digits(train_digits, args.utterances, seed=args.seed)
+    valid_set = speech.connected_digits(test_digits, args.valid_utterances, seed=10_000)
+    config = {**{k: v for k, v in vars(args).items() if k != "func"}}
+    config["stats"] = feature_stats(train_set, args.mels)
+    write_json(out / "config.json", config)
+    train_ds, steps = tf_dataset(train_set, args.batch_size, shuffle=True, seed=args.seed)
+    valid_ds, valid_steps = tf_dataset(valid_set, args.batch_size)
+    with strategy(args.distribute).scope():
+        acoustic = build_model(config["stats"], **{k: getattr(args, k) for k in MODEL_OPTIONS})
+        model = trainer(acoustic)
+        schedule = keras.optimizers.schedules.CosineDecay(0.0, steps * args.epochs, warmup_target=args.lr,
+                                                          warmup_steps=max(1, steps * args.epochs // 20))
+        model.compile(keras.optimizers.AdamW(schedule, weight_decay=1e-4, clipnorm=5.0))
+    start = time.time()
+    history = model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=args.epochs, verbose=args.verbose,
+                        validation_data=valid_ds.repeat(), validation_steps=valid_steps)
+    seconds = time.time() - start
+    save_keras(acoustic, out / "model.keras")
+    scores = score(acoustic, valid_set)
+    metrics = {"wer": scores["wer"], "cer": scores["cer"], "epochs": args.epochs, "wall_time_s": seconds,
+               "training_utterances": len(train_set), "validation_utterances": len(valid_set),
+               "parameters": int(acoustic.count_params()), "data": "fsdd" if args.data_dir else "espeak",
+               "loss": [float(v) for v in history.history["loss"]],
+               "val_loss": [float(v) for v in history.history["val_loss"]]}
+    write_json(out / "metrics.json", metrics)
+    _plot_loss(history.history, out / "loss.png")
+    print(f"held-out connected digits: WER {metrics['wer']:.4f}, CER {metrics['cer']:.4f} ({seconds:.0f} s)\n"
+          f"wrote {out}/metrics.json, loss.png, model.keras")
+    return metrics
+
+
+def _plot_loss(history, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(history["loss"], label="training CTC loss")
+    ax.plot(history["val_loss"], label="held-out CTC loss")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- decoding and scores
+def transcribe_batch(model, utterances, beam=0, batch_size=32):
+    """Texts for ``utterances`` (greedy, or beam search of width ``beam``)."""
+    from keras import ops
+
+    import layers
+
+    texts = [None] * len(utterances)
+    ds, _ = tf_dataset(utterances, batch_size)
+    order = np.argsort([len(u.waveform()) for u in utterances], kind="stable")
+    done = 0
+    for inputs, _ in ds:
+        out = model(inputs, training=False)
+        if beam:
+            ids = ops.convert_to_numpy(layers.ctc_beam_decode(out["logits"], out["lengths"], beam_width=beam)[0][0])
+        else:
+            ids = ops.convert_to_numpy(layers.ctc_greedy_decode(out["logits"], out["lengths"]))
+        for row in ids:
+            texts[order[done]] = speech.decode(row)
+            done += 1
+    return texts
+
+
+def score(model, utterances, beam=0):
+    """WER and CER (jiwer) of ``model`` on ``utterances``, with the hypotheses."""
+    import jiwer
+
+    hypotheses = transcribe_batch(model, utterances, beam)
+    references = [u.transcript for u in utterances]
+    return {"wer": float(jiwer.wer(references, hypotheses)), "cer": float(jiwer.cer(references, hypotheses)),
+            "hypotheses": hypotheses}
+
+
+def _load_run(run):
+    import keras
+
+    import layers  # noqa: F401  (registers the custom layers)
+
+    config = read_json(Path(run) / "config.json")
+    return config, keras.saving.load_model(Path(run) / "model.keras")
+
+
+def evaluate(args):
+    """Connected digits built from the held-out takes (deterministic), scored per speaker; on
+    FSDD also the isolated-digit accuracy of takes 0-4."""
+    config, model = _load_run(args.run)
+    data_dir = args.data_dir or config.get("data_dir")
+    args_like = argparse.Namespace(data_dir=data_dir, synthetic_takes=config["synthetic_takes"])
+    _, test_digits = corpus(args_like)
+    test_set = speech.connected_digits(test_digits, args.utterances, seed=20_000)
+    result = score(model, test_set, args.beam)
+    import jiwer
+
+    per_speaker = {}
+    for speaker in sorted({u.speaker for u in test_set}):
+        chosen = [i for i, u in enumerate(test_set) if u.speaker == speaker]
+        per_speaker[speaker] = float(jiwer.wer([test_set[i].transcript for i in chosen],
+                                               [result["hypotheses"][i] for i in chosen]))
+    isolated = transcribe_batch(model, test_digits, args.beam)
+    digit_accuracy = float(np.mean([h == u.transcript for h, u in zip(isolated, test_digits)]))
+    report = {"wer": result["wer"], "cer": result["cer"], "digit_accuracy": digit_accuracy,
+              "utterances": len(test_set), "isolated_digits": len(test_digits), "per_speaker_wer": per_speaker,
+              "data": "fsdd" if data_dir else "espeak", "beam": args.beam,
+              "examples": [{"reference": u.transcript, "hypothesis": h}
+                           for u, h in list(zip(test_set, result["hypotheses"]))[:10]]}
+    write_json(Path(args.run) / "eval.json", report)
+    for speaker, wer in per_speaker.items():
+        print(f"{speaker:>24}  WER {wer:.4f}")
+    print(f"connected digits ({len(test_set)} utterances): WER {report['wer']:.4f}, CER {report['cer']:.4f}; "
+          f"isolated digits ({len(test_digits)}): accuracy {digit_accuracy:.4f}\nwrote {args.run}/eval.json")
+    return report
+
+
+def transcribe(args):
+    config, model = _load_run(args.run)
+    utterances = [speech.Utterance("", path=Path(p)) for p in args.inputs]
+    for path, text in zip(args.inputs, transcribe_batch(model, utterances, args.beam)):
+        print(f"{path}: {text}")
+
+
+# ----------------------------------------------------------------------------- CLI
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m apps.speech", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train on connected digits, score held-out ones")
+    p.add_argument("--data-dir", help="FSDD recordings folder (default: eSpeak NG digits, embedded)")
+    p.add_argument("--synthetic-takes", type=int, default=20, help="eSpeak NG takes per digit")
+    p.add_argument("--utterances", type=int, default=3000, help="connected-digit training utterances")
+    p.add_argument("--valid-utterances", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--mels", type=int, default=40)
+    p.add_argument("--dim", type=int, default=96)
+    p.add_argument("--blocks", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--window", type=int, default=8, help="attention radius in 40 ms steps (0 = full)")
+    p.add_argument("--ffn-dim", type=int, default=192)
+    p.add_argument("--lstm-units", type=int, default=96)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run folder (default runs/speech/<timestamp>)")
+    p.add_argument("--distribute", choices=["default", "mirrored", "multiworker"], default="default")
+    p.add_argument("--verbose", type=int, default=1)
+    p.set_defaults(func=train)
+
+    p = sub.add_parser("evaluate", help="WER/CER on held-out connected digits, isolated-digit accuracy")
+    p.add_argument("--run", required=True)
+    p.add_argument("--data-dir")
+    p.add_argument("--utterances", type=int, default=500)
+    p.add_argument("--beam", type=int, default=0, help="beam width (0 = greedy)")
+    p.set_defaults(func=evaluate)
+
+    p = sub.add_parser("transcribe", help="print the text of audio files")
+    p.add_argument("--run", required=True)
+    p.add_argument("--beam", type=int, default=0)
+    p.add_argument("inputs", nargs="+")
+    p.set_defaults(func=transcribe)
+
+    args = parser.parse_args(argv)
+    if getattr(args, "window", None) == 0:
+        args.window = None
+    try:
+        return args.func(args)
+    except speech.SpeechDataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The speech app: the model's lengths and padding, and train / evaluate / transcribe end to end
+on a few eSpeak NG digits (a tiny model and one epoch: the commands and files, not the WER)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+from apps import speech as app
+from datasets import speech
+from tests.helpers import tf_only
+
+pytestmark = tf_only  # the app trains with the TensorFlow backend (tf.data, MelSpectrogram)
+
+TINY = ["--dim", "16", "--blocks", "1", "--heads", "2", "--window", "4", "--ffn-dim", "16", "--lstm-units", "8"]
+
+
+def test_an_utterance_gets_the_same_logits_alone_and_padded_in_a_batch():
+    model = app.build_model(([0.0] * 40, [100.0] * 40), dim=32, blocks=1, lstm_units=16, window=3)
+    rng = np.random.default_rng(0)
+    waves = rng.normal(0, 0.1, size=(2, 12000)).astype("float32")
+    lengths = np.array([12000, 7001], "int32")
+    batch = model({"waveform": waves, "lengths": lengths})
+    np.testing.assert_array_equal(np.asarray(batch["lengths"]), app.steps_for(app.frames_for(lengths)))
+    alone = model({"waveform": waves[1:, :7001], "lengths": lengths[1:]})
+    steps = int(alone["lengths"][0])
+    np.testing.assert_allclose(np.asarray(alone["logits"])[0, :steps], np.asarray(batch["logits"])[1, :steps], atol=1e-4)
+
+
+def _cli(*args, env, check=True):
+    result = subprocess.run([sys.executable, "-m", "apps.speech", *map(str, args)], capture_output=True, text=True,
+                            env=env, timeout=900)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("speech_app")
+    env = {**os.environ, "SEQGRAPH_CACHE": str(root / "cache")}
+    run = root / "run"
+    _cli("train", "--synthetic-takes", "6", "--utterances", "48", "--valid-utterances", "16", "--epochs", "1",
+         "--batch-size", "16", *TINY, "--out", run, "--verbose", "2", env=env)
+    return root, run, env
+
+
+def test_train_writes_metrics_loss_plot_and_model(trained):
+    _, run, _ = trained
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0 <= metrics["cer"] and metrics["wer"] >= 0 and metrics["training_utterances"] == 48
+    assert len(metrics["loss"]) == 1 and np.isfinite(metrics["loss"][0])
+    assert (run / "loss.png").stat().st_size > 1000 and (run / "model.keras").exists()
+    assert len(json.loads((run / "config.json").read_text())["stats"][0]) == 40
+
+
+def test_evaluate_writes_wer_cer_and_digit_accuracy(trained):
+    _, run, env = trained
+    out = _cli("evaluate", "--run", run, "--utterances", "20", env=env).stdout
+    report = json.loads((run / "eval.json").read_text())
+    for key in ("wer", "cer", "digit_accuracy", "per_speaker_wer"):
+        assert key in report
+    assert report["utterances"] == 20 and report["isolated_digits"] == 40  # takes 0-3 of 10 digits
+    assert "isolated digits (40)" in out
+
+
+def test_transcribe_prints_one_line_per_file_and_names_a_bad_one(trained):
+    root, run, env = trained
+    soundfile.write(root / "seven.flac", speech.synthetic_digits(takes=6, seed=0)[7].audio, 8000)
+    lines = _cli("transcribe", "--run", run, root / "seven.flac", env=env).stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{root / 'seven.flac'}: ")
+    (root / "noise.wav").write_text("not audio")
+    result = _cli("transcribe", "--run", run, root / "noise.wav", env=env, check=False)
+    assert result.returncode == 2 and "noise.wav: not a readable audio file" in result.stderr
