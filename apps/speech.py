@@ -4,6 +4,7 @@ truncated multi-head self-attention blocks -> bidirectional peephole LSTM -> CTC
     python -m apps.speech train [--data-dir FSDD_DIR] --out RUN_DIR
     python -m apps.speech evaluate --run RUN_DIR [--data-dir FSDD_DIR]
     python -m apps.speech transcribe --run RUN_DIR FILE...
+    python -m apps.speech export --run RUN_DIR [--out saved_models/speech]
 """
 
 import argparse
@@ -295,6 +296,121 @@ def transcribe(args):
         print(f"{path}: {text}")
 
 
+# ----------------------------------------------------------------------------- export
+def serving_functions(model):
+    """(signature, serving_default, tflite). TF Serving gets text: greedy CTC decoding and the
+    characters joined in the graph (a bad ``lengths`` is an error response). TFLite has no string
+    ops among its builtins, so its signature returns the character ids (-1 padded) for the host to
+    map through ALPHABET (``datasets.speech.decode``), and takes one utterance at a time (a Keras
+    RNN becomes a builtin WHILE loop only with a fixed batch size)."""
+    import tensorflow as tf
+
+    import layers
+
+    table = tf.constant(["", ""] + list(speech.ALPHABET))  # index = id + 1: padding -1 and blank 0 -> ""
+
+    def recognise(waveform, lengths):
+        out = model({"waveform": waveform, "lengths": lengths}, training=False)
+        ids = layers.ctc_greedy_decode(out["logits"], out["lengths"])
+        return out, ids
+
+    def serve(waveform, lengths):
+        checks = [tf.debugging.assert_non_negative(lengths, message="lengths must be >= 0"),
+                  tf.debugging.assert_less_equal(lengths, tf.shape(waveform)[1],
+                                                 message="lengths must not exceed the waveform's samples"),
+                  tf.debugging.assert_equal(tf.shape(lengths)[0], tf.shape(waveform)[0],
+                                            message="lengths needs one entry per waveform")]
+        with tf.control_dependencies(checks):
+            out, ids = recognise(waveform, lengths)
+        text = tf.strings.reduce_join(tf.gather(table, ids + 1), axis=1)
+        return {"text": text, "logits": out["logits"], "logit_lengths": out["lengths"]}
+
+    def lite(waveform, lengths):
+        out, ids = recognise(waveform, lengths)
+        return {"ids": ids, "logits": out["logits"], "logit_lengths": out["lengths"]}
+
+    signature = [tf.TensorSpec((None, None), tf.float32, "waveform"), tf.TensorSpec((None,), tf.int32, "lengths")]
+    lite_signature = [tf.TensorSpec((1, None), tf.float32, "waveform"), tf.TensorSpec((1,), tf.int32, "lengths")]
+    return signature, serve, lite_signature, lite
+
+
+def export(args):
+    """SavedModel (checked through the loader TF Serving uses) + TFLite float and int8 (checked in
+    LiteRT), WER of each on held-out connected digits; each moved into place only after its check."""
+    import jiwer
+    import keras
+    import tensorflow as tf
+
+    from apps import export as ex
+
+    config, model = _load_run(args.run)
+    args_like = argparse.Namespace(data_dir=args.data_dir or config.get("data_dir"),
+                                   synthetic_takes=config["synthetic_takes"])
+    train_digits, test_digits = corpus(args_like)
+    test_set = speech.connected_digits(test_digits, args.utterances, seed=20_000)
+    references = [u.transcript for u in test_set]
+    keras_texts = transcribe_batch(model, test_set)
+    keras_logits = []  # one utterance at a time, as the TFLite model runs
+    for u in test_set:
+        out = model({"waveform": u.waveform()[None], "lengths": np.array([len(u.waveform())], np.int32)})
+        keras_logits.append(np.asarray(out["logits"])[0, :int(out["lengths"][0])])
+    report = {"utterances": len(test_set), "keras_wer": float(jiwer.wer(references, keras_texts)),
+              "sample_rate": speech.SAMPLE_RATE}
+
+    base = Path(args.out)
+    version = ex.next_version(base)
+    tmp = ex.staging(version)
+    signature, serve, lite_signature, lite = serving_functions(model)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve, input_signature=signature)
+    archive.add_endpoint("tflite", lite, input_signature=lite_signature)
+    archive.write_out(str(tmp), verbose=False)
+
+    loaded = tf.saved_model.load(str(tmp)).signatures["serving_default"]
+    served = []
+    for u in test_set:
+        wave = u.waveform()[None]
+        served.append(loaded(waveform=tf.constant(wave), lengths=tf.constant([wave.shape[1]]))["text"].numpy()[0].decode())
+    report["saved_model_wer"] = float(jiwer.wer(references, served))
+    if served != keras_texts:
+        raise SystemExit(f"error: the SavedModel's text differs from Keras' on "
+                         f"{sum(a != b for a, b in zip(served, keras_texts))} utterances")
+
+    def representative():
+        for u in train_digits[: args.calibration_utterances]:
+            yield {"waveform": u.waveform()[None], "lengths": np.array([len(u.waveform())], np.int32)}
+
+    lite_files = {}
+    for kind in ("float", "int8"):
+        if kind == "float":
+            content = ex.convert_tflite(tmp, "tflite")
+        elif args.int8 == "dynamic":
+            content = ex.convert_tflite(tmp, "tflite", dynamic_range=True)
+        else:
+            content = ex.convert_tflite(tmp, "tflite", representative)
+        lite_model = ex.LiteModel(content, "tflite")
+        lite_model.require_builtins(kind)
+        texts, error = [], 0.0
+        for u, expected in zip(test_set, keras_logits):
+            out = lite_model({"waveform": u.waveform()[None], "lengths": [len(u.waveform())]})
+            texts.append(speech.decode(out["ids"][0]))
+            error = max(error, float(np.abs(out["logits"][0, :len(expected)] - expected).max()))
+        report[f"tflite_{kind}_wer"] = float(jiwer.wer(references, texts))
+        report[f"tflite_{kind}_max_abs_logit_error"] = error
+        report[f"tflite_{kind}_bytes"] = len(content)
+        lite_files[kind] = content
+
+    report["int8"] = args.int8
+    ex.finish_export(tmp, version, "speech", lite_files, report)
+    print(f"SavedModel {version} (serving_default: waveform [batch, samples] at {speech.SAMPLE_RATE} Hz + lengths "
+          f"-> text, logits), {base}/speech.tflite, {base}/speech_int8.tflite")
+    print(f"WER on {len(test_set)} held-out utterances: Keras {report['keras_wer']:.4f}, SavedModel "
+          f"{report['saved_model_wer']:.4f}, TFLite float {report['tflite_float_wer']:.4f}, "
+          f"int8 {report['tflite_int8_wer']:.4f}")
+    return report
+
+
 # ----------------------------------------------------------------------------- CLI
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m apps.speech", description=__doc__.splitlines()[0])
@@ -334,6 +450,17 @@ def main(argv=None):
     p.add_argument("--beam", type=int, default=0)
     p.add_argument("inputs", nargs="+")
     p.set_defaults(func=transcribe)
+
+    p = sub.add_parser("export", help="SavedModel for TF Serving + TFLite float and int8")
+    p.add_argument("--run", required=True)
+    p.add_argument("--out", default="saved_models/speech")
+    p.add_argument("--data-dir")
+    p.add_argument("--utterances", type=int, default=100, help="held-out utterances for the WER checks")
+    p.add_argument("--int8", choices=["dynamic", "static"], default="dynamic",
+                   help="dynamic: int8 weights, activations quantised per call; static: int8 activations "
+                        "too, calibrated on training digits")
+    p.add_argument("--calibration-utterances", type=int, default=100)
+    p.set_defaults(func=export)
 
     args = parser.parse_args(argv)
     if getattr(args, "window", None) == 0:

@@ -148,14 +148,19 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         t = ops.shape(q)[1]
         blocks = (t + size - 1) // size
         tail = blocks * size - t
+        # Static batch sizes stay static (TFLite lowers a following RNN only with one).
+        batch = q.shape[0] if q.shape[0] is not None else -1
+
+        def batch_of(x):
+            return x.shape[0] if x.shape[0] is not None else -1
 
         def block_queries(x):  # [B, T, ...] -> [B, blocks, size, ...]
             x = ops.pad(x, [[0, 0], [0, tail]] + [[0, 0]] * (len(x.shape) - 2))
-            return ops.reshape(x, (-1, blocks, size) + tuple(x.shape[2:]))
+            return ops.reshape(x, (batch_of(x), blocks, size) + tuple(x.shape[2:]))
 
         def block_keys(x):  # [B, T, ...] -> [B, blocks, 3 * size, ...]: previous, own, next block
             x = ops.pad(x, [[0, 0], [size, tail + size]] + [[0, 0]] * (len(x.shape) - 2))
-            x = ops.reshape(x, (-1, blocks + 2, size) + tuple(x.shape[2:]))
+            x = ops.reshape(x, (batch_of(x), blocks + 2, size) + tuple(x.shape[2:]))
             return ops.concatenate(
                 [x[:, :blocks], x[:, 1:blocks + 1], x[:, 2:blocks + 2]], axis=2)
 
@@ -172,7 +177,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         scores = self._relevance(block_queries(q), block_keys(k))  # [B, blocks, H, size, 3 * size]
         weights = self._attend(scores, bias, training)
         context = ops.einsum("bnhqk,bnkhv->bnqhv", weights, block_keys(v))
-        context = ops.reshape(context, (-1, blocks * size, self.num_heads, self.value_dim))[:, :t]
+        context = ops.reshape(context, (batch, blocks * size, self.num_heads, self.value_dim))[:, :t]
         if not band_weights:
             return context, None
         # Band view of the weights: [B, H, T, 2w + 1], column m is key j = i + m - w.
@@ -180,7 +185,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         index = ops.broadcast_to(ops.convert_to_tensor(index.astype("int32")),
                                  ops.shape(weights)[:3] + (size, 2 * w + 1))
         banded = ops.transpose(ops.take_along_axis(weights, index, axis=-1), (0, 2, 1, 3, 4))
-        banded = ops.reshape(banded, (-1, self.num_heads, blocks * size, 2 * w + 1))[:, :, :t]
+        banded = ops.reshape(banded, (batch, self.num_heads, blocks * size, 2 * w + 1))[:, :, :t]
         return context, banded
 
     def compute_mask(self, inputs, mask=None):

@@ -55,6 +55,10 @@ class SequenceMask(keras.layers.Layer):
 
     def call(self, inputs):
         x, lengths = inputs
+        if x.shape[0] is None and lengths.shape[0] is not None and None not in x.shape[2:]:
+            # the batch size of ``lengths`` where an op before (an STFT) lost it: TFLite lowers a
+            # following RNN only with a static batch size
+            x = ops.reshape(x, (lengths.shape[0], -1) + tuple(x.shape[2:]))
         return x * ops.expand_dims(ops.cast(self._valid(x, lengths), x.dtype), -1)
 
     def compute_mask(self, inputs, mask=None):

@@ -76,3 +76,24 @@ def test_transcribe_prints_one_line_per_file_and_names_a_bad_one(trained):
     (root / "noise.wav").write_text("not audio")
     result = _cli("transcribe", "--run", run, root / "noise.wav", env=env, check=False)
     assert result.returncode == 2 and "noise.wav: not a readable audio file" in result.stderr
+
+
+def test_export_serves_text_and_converts_to_builtin_tflite(trained):
+    import tensorflow as tf
+
+    root, run, env = trained
+    out = root / "saved_models" / "speech"
+    _cli("export", "--run", run, "--out", out, "--utterances", "4", env=env)
+    report = json.loads((out / "export.json").read_text())
+    assert report["saved_model_wer"] == report["keras_wer"]
+    assert report["tflite_float_max_abs_logit_error"] < 1e-3
+    assert (out / "speech.tflite").exists() and (out / "speech_int8.tflite").exists()
+    serve = tf.saved_model.load(str(out / "1")).signatures["serving_default"]
+    wave = speech.synthetic_digits(takes=6, seed=0)[3].audio
+    batch = np.zeros((2, len(wave)), np.float32)
+    half = len(wave) // 2
+    batch[0], batch[1, :half] = wave, wave[:half]
+    result = serve(waveform=tf.constant(batch), lengths=tf.constant([len(wave), half]))
+    assert result["text"].dtype == tf.string and result["text"].shape == (2,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must not exceed"):
+        serve(waveform=tf.constant(batch), lengths=tf.constant([len(wave) + 1, half]))
