@@ -51,7 +51,7 @@ def steps_for(frames):
 def build_model(stats, mels=40, dim=96, blocks=2, heads=4, window=8, ffn_dim=192, lstm_units=96, dropout=0.1,
                 spec_augment=True):
     """``{"waveform" [B, S] float32, "lengths" [B] int32}`` -> ``{"logits" [B, T, classes],
-    "lengths" [B]}``. ``stats`` (mean, variance per mel band, from training audio) standardise
+    "lengths" [B]}``. Each waveform is scaled to peak 1 first; ``stats`` (mean, variance per mel band, from training audio) standardise
     the features; frames past an utterance's end are zeroed, so padding never reaches its
     outputs. ``window`` is the attention radius in model steps (8 = +-320 ms)."""
     import keras
@@ -63,6 +63,8 @@ def build_model(stats, mels=40, dim=96, blocks=2, heads=4, window=8, ffn_dim=192
     # Samples past an utterance's end are zeroed and 256 zeros appended, so its last frames see
     # zeros whether it comes alone (the STFT would reflect its end) or padded in a batch.
     x = layers.SequenceMask(carry_mask=False, name="sample_mask")([keras.layers.Reshape((-1, 1))(waveform), lengths])
+    # Peak-normalised: a recording's gain would otherwise shift every log-mel value.
+    x = x / keras.ops.maximum(keras.ops.max(keras.ops.abs(x), axis=1, keepdims=True), 1e-4)
     x = keras.layers.Reshape((-1,))(keras.layers.ZeroPadding1D((0, 256))(x))
     x = keras.layers.Permute((2, 1), name="frames_first")(log_mel(mels)(x))
     x = layers.Standardize(*stats, clip=6.0, name="standardize")(x)
@@ -128,9 +130,11 @@ def tf_dataset(utterances, batch_size, shuffle=False, seed=0):
 
 
 def feature_stats(utterances, mels, limit=300):
-    """Mean and variance of each log-mel band over the frames of up to ``limit`` utterances."""
+    """Mean and variance of each log-mel band over the frames of up to ``limit`` utterances
+    (peak-normalised, as the model sees them)."""
     layer = log_mel(mels)
-    frames = [np.asarray(layer(u.waveform()[None]))[0].T for u in utterances[:limit]]
+    frames = [np.asarray(layer((u.waveform() / max(np.abs(u.waveform()).max(), 1e-4))[None]))[0].T
+              for u in utterances[:limit]]
     frames = np.concatenate(frames)
     return frames.mean(0).tolist(), np.maximum(frames.var(0), 1e-3).tolist()
 
