@@ -76,13 +76,13 @@ def build_model(kind, shape, num_classes, patch_size=1, dim=64, depth=4, heads=4
         x = layers.LearnedPositionalEmbedding(rows * cols, name="positional_encoding")(x)
     if pooling == "class":
         x = layers.ClassToken(name="class_token")(x)
-    attention = {}
+    weights = {}
     for i in range(depth):
         h = keras.layers.LayerNormalization(epsilon=1e-6)(x)
         h = (attention or layers.MultiHeadSelfAttention)(heads, dim // heads, dropout=dropout, name=f"attention_{i}")(
             h, return_attention_scores=attention_outputs)
         if attention_outputs:
-            h, attention[f"attention_{i}"] = h
+            h, weights[f"attention_{i}"] = h
         x = keras.layers.Add()([x, h])
         h = keras.layers.LayerNormalization(epsilon=1e-6)(x)
         h = keras.layers.Dense(mlp_dim, activation="gelu")(h)
@@ -93,7 +93,7 @@ def build_model(kind, shape, num_classes, patch_size=1, dim=64, depth=4, heads=4
     else:
         x = keras.layers.GlobalAveragePooling1D()(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
-    outputs = {"logits": logits, **attention} if attention_outputs else logits
+    outputs = {"logits": logits, **weights} if attention_outputs else logits
     return keras.Model(inputs, outputs, name=kind)
 
 

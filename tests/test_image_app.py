@@ -15,7 +15,7 @@ from tests.helpers import tf_only
 
 pytestmark = tf_only  # the app trains and exports with the TensorFlow backend
 
-TINY = ["--dim", "16", "--depth", "1", "--heads", "2", "--mlp-dim", "32"]
+TINY = ["--dim", "16", "--depth", "2", "--heads", "2", "--mlp-dim", "32"]
 
 
 def _cli(*args, check=True):
