@@ -130,7 +130,8 @@ def _fit(args, dataset, train_idx, test_idx, steps_per_epoch=None, verbose=None)
     start = time.time()
     history = model.fit(train.repeat(), steps_per_epoch=steps_per_epoch, epochs=args.epochs,
                         validation_data=test.repeat(), validation_steps=len(test),
-                        verbose=args.verbose if verbose is None else verbose)
+                        verbose=args.verbose if verbose is None else verbose,
+                        shuffle=False)  # the pipeline reshuffles each pass
     return model, history.history, time.time() - start
 
 

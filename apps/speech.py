@@ -185,7 +185,8 @@ def train(args):
         model.compile(keras.optimizers.AdamW(schedule, weight_decay=1e-4, clipnorm=5.0))
     start = time.time()
     history = model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=args.epochs, verbose=args.verbose,
-                        validation_data=valid_ds.repeat(), validation_steps=valid_steps)
+                        validation_data=valid_ds.repeat(), validation_steps=valid_steps,
+                        shuffle=False)  # the pipeline reshuffles each pass
     seconds = time.time() - start
     save_keras(acoustic, out / "model.keras")
     scores = score(acoustic, valid_set)
