@@ -41,7 +41,7 @@ demo: $(VENV)/.installed
 	$(PY) -m apps.skipgram train --epochs 40 --out $(SKIPGRAM_RUN)
 	$(PY) -m apps.skipgram neighbors --run $(SKIPGRAM_RUN) -k 5 government police fire president
 	$(PY) -m apps.skipgram export --run $(SKIPGRAM_RUN)
-	$(PY) -m apps.image train --model vit --epochs 30 --verbose 2 --out $(IMAGE_RUN)
+	$(PY) -m apps.image train --model hybrid --patch-size 2 --epochs 30 --verbose 2 --out $(IMAGE_RUN)
 	$(PY) -m apps.image evaluate --run $(IMAGE_RUN)
 	$(PY) -m apps.image attention-maps --run $(IMAGE_RUN)
 	$(PY) -m apps.image export --run $(IMAGE_RUN)
