@@ -48,6 +48,33 @@ def finish_export(tmp, version, app, lite_files, report):
     write_models_config(base.parent)
 
 
+def write_saved_model(model, path, endpoints):
+    """A SavedModel of ``model`` at ``path`` with ``endpoints``: {name: (function, input_signature)}."""
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (function, signature) in endpoints.items():
+        archive.add_endpoint(name, function, input_signature=signature)
+    archive.write_out(str(path), verbose=False)
+
+
+def lite_models(saved_model, int8, representative=None, float_ops=None, signature="tflite"):
+    """``(kind, content, LiteModel)`` for the float and the int8 conversion of ``signature``;
+    ``int8`` is "dynamic" (int8 weights, activations quantised per call) or "static" (calibrated
+    on ``representative``, ``float_ops`` kept in float). Stops the export on a Flex op."""
+    for kind in ("float", "int8"):
+        if kind == "float":
+            content = convert_tflite(saved_model, signature)
+        elif int8 == "dynamic":
+            content = convert_tflite(saved_model, signature, dynamic_range=True)
+        else:
+            content = convert_tflite(saved_model, signature, representative, float_ops)
+        lite_model = LiteModel(content, signature)
+        lite_model.require_builtins(kind)
+        yield kind, content, lite_model
+
+
 def convert_tflite(saved_model, signature, representative=None, float_ops=None, dynamic_range=False):
     """TFLite flatbuffer of one signature, builtin ops only (no Flex: LiteRT cannot run them).
 

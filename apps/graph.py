@@ -332,7 +332,6 @@ def serving_functions(model, label_names, num_features):
 def export(args):
     """SavedModel (verified with the loader TF Serving uses) + TFLite float and int8 (verified in
     LiteRT on the run's held-out graphs), each moved into place only after its check."""
-    import keras
     import tensorflow as tf
 
     from apps import export as ex
@@ -349,11 +348,7 @@ def export(args):
     version = ex.next_version(base)
     tmp = ex.staging(version)
     signature, serve, lite = serving_functions(model, config["label_names"], config["num_features"])
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", serve, input_signature=signature)
-    archive.add_endpoint("tflite", lite, input_signature=signature)
-    archive.write_out(str(tmp), verbose=False)
+    ex.write_saved_model(model, tmp, {"serving_default": (serve, signature), "tflite": (lite, signature)})
 
     loaded = tf.saved_model.load(str(tmp)).signatures["serving_default"]
     served = _batched(lambda inputs: loaded(**{k: tf.constant(v) for k, v in inputs.items()})["probabilities"].numpy(),
@@ -367,19 +362,11 @@ def export(args):
             yield dataset.batch(train_idx[start:start + 32])[0]
 
     lite_files = {}
-    for kind in ("float", "int8"):
-        if kind == "float":
-            content = ex.convert_tflite(tmp, "tflite")
-        elif args.int8 == "dynamic":
-            content = ex.convert_tflite(tmp, "tflite", dynamic_range=True)
-        else:
-            content = ex.convert_tflite(tmp, "tflite", representative, FLOAT_IN_INT8)
-        lite_model = ex.LiteModel(content, "tflite")
+    for kind, content, lite_model in ex.lite_models(tmp, args.int8, representative, FLOAT_IN_INT8):
         probs = _batched(lambda inputs: lite_model(inputs)["probabilities"], dataset, held_out)
         report[f"tflite_{kind}_accuracy"] = float(np.mean(probs.argmax(1) == truth))
         report[f"tflite_{kind}_max_abs_error"] = float(np.abs(probs - keras_probs).max())
         report[f"tflite_{kind}_bytes"] = len(content)
-        lite_model.require_builtins(kind)
         lite_files[kind] = content
 
     report["int8"] = args.int8

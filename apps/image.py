@@ -355,7 +355,6 @@ def serving_functions(model, class_names, shape):
 def export(args):
     """SavedModel (checked through the loader TF Serving uses) + TFLite float and int8 (checked in
     LiteRT on the run's test images), each moved into place only after its check."""
-    import keras
     import tensorflow as tf
 
     from apps import export as ex
@@ -370,11 +369,7 @@ def export(args):
     version = ex.next_version(base)
     tmp = ex.staging(version)
     signature, serve, lite = serving_functions(model, config["class_names"], dataset.shape)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", serve, input_signature=signature)
-    archive.add_endpoint("tflite", lite, input_signature=signature)
-    archive.write_out(str(tmp), verbose=False)
+    ex.write_saved_model(model, tmp, {"serving_default": (serve, signature), "tflite": (lite, signature)})
 
     loaded = tf.saved_model.load(str(tmp)).signatures["serving_default"]
     served = np.concatenate([loaded(images=tf.constant(test[i:i + 256]))["probabilities"].numpy()
@@ -389,15 +384,7 @@ def export(args):
             yield {"images": dataset.images[i:i + 1]}
 
     lite_files = {}
-    for kind in ("float", "int8"):
-        if kind == "float":
-            content = ex.convert_tflite(tmp, "tflite")
-        elif args.int8 == "dynamic":
-            content = ex.convert_tflite(tmp, "tflite", dynamic_range=True)
-        else:
-            content = ex.convert_tflite(tmp, "tflite", representative)
-        lite_model = ex.LiteModel(content, "tflite")
-        lite_model.require_builtins(kind)
+    for kind, content, lite_model in ex.lite_models(tmp, args.int8, representative):
         probs = np.concatenate([lite_model({"images": test[i:i + 64]})["probabilities"]
                                 for i in range(0, len(test), 64)])
         report[f"tflite_{kind}_accuracy"] = float(np.mean(probs.argmax(1) == truth))

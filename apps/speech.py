@@ -343,7 +343,6 @@ def export(args):
     """SavedModel (checked through the loader TF Serving uses) + TFLite float and int8 (checked in
     LiteRT), WER of each on held-out connected digits; each moved into place only after its check."""
     import jiwer
-    import keras
     import tensorflow as tf
 
     from apps import export as ex
@@ -366,11 +365,7 @@ def export(args):
     version = ex.next_version(base)
     tmp = ex.staging(version)
     signature, serve, lite_signature, lite = serving_functions(model)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", serve, input_signature=signature)
-    archive.add_endpoint("tflite", lite, input_signature=lite_signature)
-    archive.write_out(str(tmp), verbose=False)
+    ex.write_saved_model(model, tmp, {"serving_default": (serve, signature), "tflite": (lite, lite_signature)})
 
     loaded = tf.saved_model.load(str(tmp)).signatures["serving_default"]
     served = []
@@ -387,15 +382,7 @@ def export(args):
             yield {"waveform": u.waveform()[None], "lengths": np.array([len(u.waveform())], np.int32)}
 
     lite_files = {}
-    for kind in ("float", "int8"):
-        if kind == "float":
-            content = ex.convert_tflite(tmp, "tflite")
-        elif args.int8 == "dynamic":
-            content = ex.convert_tflite(tmp, "tflite", dynamic_range=True)
-        else:
-            content = ex.convert_tflite(tmp, "tflite", representative)
-        lite_model = ex.LiteModel(content, "tflite")
-        lite_model.require_builtins(kind)
+    for kind, content, lite_model in ex.lite_models(tmp, args.int8, representative):
         texts, error = [], 0.0
         for u, expected in zip(test_set, keras_logits):
             out = lite_model({"waveform": u.waveform()[None], "lengths": [len(u.waveform())]})
