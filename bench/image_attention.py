@@ -21,8 +21,14 @@ def keras_self_attention():
         def __init__(self, num_heads, key_dim, dropout=0.0, name=None):
             super().__init__(num_heads, key_dim, dropout=dropout, name=name)
 
-        def call(self, x, training=None, return_attention_scores=False):
-            return super().call(x, x, training=training, return_attention_scores=return_attention_scores)
+        def build(self, query_shape):
+            super().build(query_shape, query_shape)
+
+        def call(self, query, training=None, return_attention_scores=False):
+            return super().call(query, query, training=training, return_attention_scores=return_attention_scores)
+
+        def compute_output_spec(self, query, training=None, return_attention_scores=False):
+            return super().compute_output_spec(query, query, return_attention_scores=return_attention_scores)
 
     return KerasSelfAttention
 
