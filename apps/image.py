@@ -507,7 +507,6 @@ def _add_data_arguments(p):
 
 
 def _add_training_arguments(p, epochs):
-    p.add_argument("--model", choices=MODELS, default="vit")
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="AdamW peak, after a 5%% warmup, cosine to 0")
@@ -530,6 +529,7 @@ def main(argv=None):
 
     p = sub.add_parser("train", help="train on the training split, score the test split")
     _add_data_arguments(p)
+    p.add_argument("--model", choices=MODELS, default="vit")
     _add_training_arguments(p, epochs=150)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="run folder (default runs/image/<timestamp>)")
