@@ -56,3 +56,13 @@ def strategy(name):
 def save_keras(model, path):
     with atomic_path(path) as tmp:
         model.save(tmp)
+
+
+def load_run(run):
+    """(config.json, model.keras) of a run folder written by an app's ``train``."""
+    import keras
+
+    import layers  # noqa: F401  (registers the custom layers)
+
+    config = read_json(Path(run) / "config.json")
+    return config, keras.saving.load_model(Path(run) / "model.keras")

@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from apps.common import atomic_path, read_json, run_dir, save_keras, strategy, write_json  # noqa: E402
+from apps.common import atomic_path, load_run, run_dir, save_keras, strategy, write_json  # noqa: E402
 from datasets import graphs  # noqa: E402
 
 INPUTS = ("node_features", "senders", "receivers", "graph_ids", "num_graphs")
@@ -188,15 +188,6 @@ def train(args):
 
 
 # ----------------------------------------------------------------------------- evaluate / predict
-def _load_run(run):
-    import keras
-
-    import layers  # noqa: F401  (registers the custom layers)
-
-    config = read_json(Path(run) / "config.json")
-    model = keras.saving.load_model(Path(run) / "model.keras")
-    return config, model
-
 
 def _run_dataset(config, data_dir=None):
     """The dataset a run was trained on, read the same way."""
@@ -218,7 +209,7 @@ def _batched(probabilities, dataset, indices, batch_size=32):
 
 
 def evaluate(args):
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     dataset = _run_dataset(config, args.data_dir)
     held_out = np.array(config["held_out"])
     probabilities = _batched(_keras_probabilities(model), dataset, held_out)
@@ -272,7 +263,7 @@ def read_graphs_json(path, num_features):
 
 
 def predict(args):
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     for path in args.inputs:
         path = Path(path)
         if path.suffix == ".json":
@@ -336,7 +327,7 @@ def export(args):
 
     from apps import export as ex
 
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     dataset = _run_dataset(config, args.data_dir)
     held_out = np.array(config["held_out"])
     train_idx = np.setdiff1d(np.arange(dataset.num_graphs), held_out)

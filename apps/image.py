@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from apps.common import atomic_path, read_json, run_dir, save_keras, strategy, write_json  # noqa: E402
+from apps.common import atomic_path, load_run, read_json, run_dir, save_keras, strategy, write_json  # noqa: E402
 from datasets import images  # noqa: E402
 
 MODELS = ("vit", "hybrid", "cnn")
@@ -195,14 +195,6 @@ def train(args):
 
 
 # ----------------------------------------------------------------------------- evaluate / predict
-def _load_run(run):
-    import keras
-
-    import layers  # noqa: F401  (registers the custom layers)
-
-    config = read_json(Path(run) / "config.json")
-    return config, keras.saving.load_model(Path(run) / "model.keras")
-
 
 def _run_data(config, data_dir=None):
     """The run's dataset and test indices, read and split as in training."""
@@ -243,7 +235,7 @@ def _plot_confusion(matrix, names, path):
 def evaluate(args):
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     dataset, _, test_idx = _run_data(config, args.data_dir)
     truth = dataset.labels[test_idx]
     predicted = _probabilities(_keras_probabilities(model), dataset.images[test_idx]).argmax(1)
@@ -272,7 +264,7 @@ def read_for_model(path, shape):
 
 
 def predict(args):
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     pixels = np.stack([read_for_model(path, config["shape"]) for path in args.inputs])
     for path, p in zip(args.inputs, _probabilities(_keras_probabilities(model), pixels)):
         print(f"{path}: {config['class_names'][p.argmax()]} (p={p.max():.3f})")
@@ -297,7 +289,7 @@ def attention_maps(args):
 
     if read_json(Path(args.run) / "config.json")["model"] == "cnn":
         raise SystemExit("error: attention-maps needs a vit or hybrid run (a cnn has no attention)")
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     dataset, _, test_idx = _run_data(config, args.data_dir)
     with_attention = build_model(config["model"], dataset.shape, dataset.num_classes, attention_outputs=True,
                                  **model_options(config))
@@ -359,7 +351,7 @@ def export(args):
 
     from apps import export as ex
 
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     dataset, train_idx, test_idx = _run_data(config, args.data_dir)
     test, truth = dataset.images[test_idx], dataset.labels[test_idx]
     keras_probs = _probabilities(_keras_probabilities(model), test)

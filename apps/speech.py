@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from apps.common import atomic_path, read_json, run_dir, save_keras, strategy, write_json  # noqa: E402
+from apps.common import atomic_path, load_run, run_dir, save_keras, strategy, write_json  # noqa: E402
 from datasets import speech  # noqa: E402
 
 NUM_CLASSES = len(speech.ALPHABET) + 1  # + the CTC blank, class 0
@@ -254,19 +254,11 @@ def score(model, utterances, beam=0):
             "hypotheses": hypotheses}
 
 
-def _load_run(run):
-    import keras
-
-    import layers  # noqa: F401  (registers the custom layers)
-
-    config = read_json(Path(run) / "config.json")
-    return config, keras.saving.load_model(Path(run) / "model.keras")
-
 
 def evaluate(args):
     """Connected digits built from the held-out takes (deterministic), scored per speaker; on
     FSDD also the isolated-digit accuracy of takes 0-4."""
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     data_dir = args.data_dir or config.get("data_dir")
     args_like = argparse.Namespace(data_dir=data_dir, synthetic_takes=config["synthetic_takes"])
     _, test_digits = corpus(args_like)
@@ -295,7 +287,7 @@ def evaluate(args):
 
 
 def transcribe(args):
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     utterances = [speech.Utterance("", path=Path(p)) for p in args.inputs]
     for path, text in zip(args.inputs, transcribe_batch(model, utterances, args.beam)):
         print(f"{path}: {text}")
@@ -347,7 +339,7 @@ def export(args):
 
     from apps import export as ex
 
-    config, model = _load_run(args.run)
+    config, model = load_run(args.run)
     args_like = argparse.Namespace(data_dir=args.data_dir or config.get("data_dir"),
                                    synthetic_takes=config["synthetic_takes"])
     train_digits, test_digits = corpus(args_like)
