@@ -160,7 +160,9 @@ def connected_digits(utterances, count, seed=0, max_digits=7, pause=(0.05, 0.3),
                      sample_rate=SAMPLE_RATE):
     """``count`` utterances of 1..``max_digits`` isolated digits (chosen at random from
     ``utterances``, one speaker each) joined by random pauses, with white noise at a random SNR;
-    transcripts like "seven three nine" (the TIDIGITS task). The same seed gives the same list."""
+    transcripts like "seven three nine" (the TIDIGITS task). The same seed gives the same list.
+    The silence before the first digit and after the last is 0 to ``pause[1]`` seconds: a model
+    that only ever saw a pause there fails on recordings that start or end with speech."""
     rng = np.random.default_rng(seed)
     by_speaker = {}
     for u in utterances:
@@ -173,11 +175,12 @@ def connected_digits(utterances, count, seed=0, max_digits=7, pause=(0.05, 0.3),
         speaker = speakers[rng.integers(len(speakers))]
         clips = [by_speaker[speaker][i] for i in rng.integers(len(by_speaker[speaker]), size=rng.integers(1, max_digits + 1))]
         pieces = []
-        for clip in clips:
-            pieces.append(np.zeros(int(rng.uniform(*pause) * sample_rate), np.float32))
+        for i, clip in enumerate(clips):
+            gap = rng.uniform(0 if i == 0 else pause[0], pause[1])
+            pieces.append(np.zeros(int(gap * sample_rate), np.float32))
             audio = trim_silence(clip.waveform(), sample_rate=sample_rate)
             pieces.append(audio / max(np.abs(audio).max(), 1e-6) * rng.uniform(0.3, 0.9))
-        pieces.append(np.zeros(int(rng.uniform(*pause) * sample_rate), np.float32))
+        pieces.append(np.zeros(int(rng.uniform(0, pause[1]) * sample_rate), np.float32))
         audio = np.concatenate(pieces)
         rms = np.sqrt(np.mean(audio ** 2))
         audio = audio + rng.normal(0, rms / 10 ** (rng.uniform(*snr_db) / 20), len(audio)).astype(np.float32)

@@ -92,9 +92,13 @@ def test_connected_digits_are_deterministic_and_well_formed(tmp_path):
     for u in made:
         assert set(u.transcript.split()) <= set(speech.DIGIT_WORDS)
         assert np.abs(u.audio).max() <= 1 and u.speaker in ("anna", "bob")
-        # each digit adds a 0.3 s tone (less its trimmed edges); each gap 0.05-0.3 s
+        # each digit adds a 0.3 s tone (less its trimmed edges); each gap between digits 0.05-0.3 s,
+        # before the first and after the last 0-0.3 s
         words = len(u.transcript.split())
-        assert 0.25 * words + 0.05 * (words + 1) <= len(u.audio) / 8000 <= 0.3 * words + 0.3 * (words + 1) + 0.01
+        assert 0.25 * words + 0.05 * (words - 1) <= len(u.audio) / 8000 <= 0.3 * words + 0.3 * (words + 1) + 0.01
+    more = speech.connected_digits(isolated, 100, seed=3)
+    starts = [np.argmax(np.abs(u.audio) > 0.2) / 8000 for u in more]  # the first tone sample
+    assert min(starts) < 0.05 < max(starts)
 
 
 def test_synthetic_digits_are_cached_and_vary(tmp_path):
