@@ -28,12 +28,13 @@ MODEL_OPTIONS = ("mels", "dim", "blocks", "heads", "window", "ffn_dim", "lstm_un
 
 # ----------------------------------------------------------------------------- model
 def log_mel(mels=40):
-    """Keras' MelSpectrogram (25 ms Hann windows every 10 ms, 20 Hz - 4 kHz), in dB. Its top_db
-    clip takes the maximum over the whole batch, which would make an utterance's features depend
-    on its batch-mates: 200 dB is beyond the 1e-10 power floor's range, so it never clips."""
-    import keras
+    """Keras' MelSpectrogram (25 ms Hann windows every 10 ms, 20 Hz - 4 kHz), in dB, with its mel
+    projection kept in float by int8 TFLite (``layers.MelSpectrogram``). Its top_db clip takes the
+    maximum over the whole batch, which would make an utterance's features depend on its
+    batch-mates: 200 dB is beyond the 1e-10 power floor's range, so it never clips."""
+    import layers
 
-    return keras.layers.MelSpectrogram(fft_length=256, sequence_stride=HOP, sequence_length=200,
+    return layers.MelSpectrogram(fft_length=256, sequence_stride=HOP, sequence_length=200,
                                        sampling_rate=speech.SAMPLE_RATE, num_mel_bins=mels, min_freq=20.0,
                                        max_freq=speech.SAMPLE_RATE / 2, top_db=200.0, name="log_mel")
 
@@ -277,7 +278,9 @@ def evaluate(args):
               "utterances": len(test_set), "isolated_digits": len(test_digits), "per_speaker_wer": per_speaker,
               "data": "fsdd" if data_dir else "espeak", "beam": args.beam,
               "examples": [{"reference": u.transcript, "hypothesis": h}
-                           for u, h in list(zip(test_set, result["hypotheses"]))[:10]]}
+                           for u, h in list(zip(test_set, result["hypotheses"]))[:10]],
+              "isolated_errors": [{"file": str(u.path or ""), "reference": u.transcript, "hypothesis": h}
+                                  for u, h in zip(test_digits, isolated) if h != u.transcript]}
     write_json(Path(args.run) / "eval.json", report)
     for speaker, wer in per_speaker.items():
         print(f"{speaker:>24}  WER {wer:.4f}")

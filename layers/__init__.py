@@ -6,7 +6,7 @@ from layers.embedding import CBOW, SkipGram, negative_sampling_loss
 from layers.graph import ChebConv, GATConv, GCNConv, GINConv, GraphPooling, GraphSAGEConv
 from layers.positional import (ClassToken, LearnedPositionalEmbedding, SinusoidalPositionalEncoding,
                                SinusoidalPositionalEncoding2D)
-from layers.preprocessing import SequenceMask, SpecAugment, Standardize
+from layers.preprocessing import MelSpectrogram, SequenceMask, SpecAugment, Standardize
 from layers.recurrent import PeepholeLSTM, PeepholeLSTMCell
 
 __all__ = [
@@ -14,5 +14,5 @@ __all__ = [
     "SinusoidalPositionalEncoding2D", "PeepholeLSTMCell", "PeepholeLSTM", "GINConv", "GATConv",
     "ChebConv", "GCNConv", "GraphSAGEConv", "GraphPooling", "SkipGram", "CBOW",
     "negative_sampling_loss", "CTCLoss", "ctc_loss", "ctc_greedy_decode", "ctc_beam_decode",
-    "Standardize", "ClassToken", "SequenceMask", "SpecAugment",
+    "Standardize", "ClassToken", "SequenceMask", "SpecAugment", "MelSpectrogram",
 ]

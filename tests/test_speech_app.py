@@ -31,6 +31,35 @@ def test_an_utterance_gets_the_same_logits_alone_and_padded_in_a_batch():
     np.testing.assert_allclose(np.asarray(alone["logits"])[0, :steps], np.asarray(batch["logits"])[1, :steps], atol=1e-4)
 
 
+def _log_mel_in_int8_tflite(layer, wave, folder):
+    """``layer``'s output on ``wave`` after dynamic-range int8 conversion (LiteRT)."""
+    import keras
+    import tensorflow as tf
+
+    from apps import export as ex
+
+    inputs = keras.Input((None,))
+    model = keras.Model(inputs, layer(inputs))
+    ex.write_saved_model(model, folder, {"tflite": (lambda waveform: {"log_mel": model(waveform)},
+                                                     [tf.TensorSpec((1, None), tf.float32, "waveform")])})
+    (_, _, _), (_, _, lite) = ex.lite_models(folder, "dynamic")
+    return lite({"waveform": wave[None]})["log_mel"][0]
+
+
+def test_log_mel_equals_keras_and_stays_float_in_int8_tflite(tmp_path):
+    import keras
+
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 8000
+    # a loud tone over quiet noise: 80 dB between the loudest and the quietest bands
+    wave = (0.5 * np.sin(2 * np.pi * 300 * t) * (t < 0.5) + rng.normal(0, 1e-4, 8000)).astype("float32")
+    ours = app.log_mel()
+    config = {k: v for k, v in ours.get_config().items() if k != "name"}
+    expected = np.asarray(keras.layers.MelSpectrogram.from_config(config)(wave[None]))[0]
+    np.testing.assert_allclose(np.asarray(ours(wave[None]))[0], expected, atol=1e-3)
+    np.testing.assert_allclose(_log_mel_in_int8_tflite(ours, wave, tmp_path / "ours"), expected, atol=0.05)
+
+
 def _cli(*args, env, check=True):
     result = subprocess.run([sys.executable, "-m", "apps.speech", *map(str, args)], capture_output=True, text=True,
                             env=env, timeout=900)
@@ -65,6 +94,7 @@ def test_evaluate_writes_wer_cer_and_digit_accuracy(trained):
     for key in ("wer", "cer", "digit_accuracy", "per_speaker_wer"):
         assert key in report
     assert report["utterances"] == 20 and report["isolated_digits"] == 40  # takes 0-3 of 10 digits
+    assert len(report["isolated_errors"]) == round((1 - report["digit_accuracy"]) * 40)
     assert "isolated digits (40)" in out
 
 
