@@ -32,7 +32,7 @@ GRAPH_RUN := runs/graph/demo
 SKIPGRAM_RUN := runs/skipgram/demo
 IMAGE_RUN := runs/image/demo
 SPEECH_RUN := runs/speech/demo
-SPEECH_EXAMPLES := apps/examples/three_one_four.wav apps/examples/nine.wav apps/examples/two_zero_two_six.wav
+SPEECH_EXAMPLES := $(SPEECH_RUN)/examples/three_one_four.wav $(SPEECH_RUN)/examples/nine.wav $(SPEECH_RUN)/examples/two_zero_two_six.wav
 
 demo: $(VENV)/.installed
 	$(PY) -m apps.layer_demo
@@ -50,6 +50,7 @@ demo: $(VENV)/.installed
 	$(PY) -m apps.image predict --run $(IMAGE_RUN) apps/examples/digit_2.png apps/examples/digit_5.png apps/examples/digit_7.png
 	$(PY) -m apps.speech train --utterances 1600 --epochs 12 --verbose 2 --out $(SPEECH_RUN)
 	$(PY) -m apps.speech evaluate --run $(SPEECH_RUN)
+	$(PY) -m apps.speech say --out-dir $(SPEECH_RUN)/examples "three one four" "nine" "two zero two six"
 	$(PY) -m apps.speech transcribe --run $(SPEECH_RUN) $(SPEECH_EXAMPLES)
 	$(PY) -m apps.speech export --run $(SPEECH_RUN)
 

@@ -4,6 +4,7 @@ truncated multi-head self-attention blocks -> bidirectional peephole LSTM -> CTC
     python -m apps.speech train [--data-dir FSDD_DIR] --out RUN_DIR
     python -m apps.speech evaluate --run RUN_DIR [--data-dir FSDD_DIR]
     python -m apps.speech transcribe --run RUN_DIR FILE...
+    python -m apps.speech say --out-dir DIR "three one four" ...   (test WAVs from eSpeak NG)
     python -m apps.speech export --run RUN_DIR [--out saved_models/speech]
 """
 
@@ -296,6 +297,22 @@ def transcribe(args):
         print(f"{path}: {text}")
 
 
+def say(args):
+    """One WAV per text, spoken by eSpeak NG (voices taken in turn), to try a model on."""
+    import soundfile
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for i, text in enumerate(args.texts):
+        if not text.strip():
+            raise speech.SpeechDataError("say: an empty text")
+        path = out / f"{'_'.join(text.split())}.wav"
+        audio = speech.spoken_words(text, args.voices[i % len(args.voices)], seed=i)
+        with atomic_path(path) as tmp:
+            soundfile.write(tmp, audio, speech.SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        print(f"{path}: {text!r} ({len(audio) / speech.SAMPLE_RATE:.2f} s)")
+
+
 # ----------------------------------------------------------------------------- export
 def serving_functions(model):
     """(signature, serving_default, tflite). TF Serving gets text: greedy CTC decoding and the
@@ -437,6 +454,13 @@ def main(argv=None):
     p.add_argument("--beam", type=int, default=0)
     p.add_argument("inputs", nargs="+")
     p.set_defaults(func=transcribe)
+
+    p = sub.add_parser("say", help="write WAVs of texts spoken word by word by eSpeak NG")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--voices", nargs="+", default=["en-us+f3", "en-gb-x-rp+m3", "en-029+m1"],
+                   help="eSpeak NG voices, one per text in turn")
+    p.add_argument("texts", nargs="+")
+    p.set_defaults(func=say)
 
     p = sub.add_parser("export", help="SavedModel for TF Serving + TFLite float and int8")
     p.add_argument("--run", required=True)

@@ -270,6 +270,20 @@ def synthetic_digits(takes=20, seed=0, sample_rate=SAMPLE_RATE, cache_dir=DEFAUL
     return utterances
 
 
+def spoken_words(text, voice="en-us", rate=150, pause=(0.1, 0.2), seed=0, sample_rate=SAMPLE_RATE):
+    """``text`` spoken word by word by eSpeak NG and joined by random pauses (as connected digits
+    are built), with 0.1 s of silence before, peak 0.8: a test recording made on the spot."""
+    espeak = ESpeak()
+    rng = np.random.default_rng(seed)
+    pieces = [np.zeros(int(0.1 * sample_rate), np.float32)]
+    for word in text.split():
+        samples = espeak.say(word, voice, rate=rate).astype(np.float32) / 32768.0
+        pieces += [trim_silence(resample(samples, espeak.rate, sample_rate), sample_rate=sample_rate),
+                   np.zeros(int(rng.uniform(*pause) * sample_rate), np.float32)]
+    audio = np.concatenate(pieces)
+    return 0.8 * audio / max(np.abs(audio).max(), 1e-6)
+
+
 def fingerprint(utterances):
     """A short hash of transcripts and audio, to tell two generated sets apart in tests and runs."""
     h = hashlib.sha1()

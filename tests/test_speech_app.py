@@ -108,6 +108,18 @@ def test_transcribe_prints_one_line_per_file_and_names_a_bad_one(trained):
     assert result.returncode == 2 and "noise.wav: not a readable audio file" in result.stderr
 
 
+def test_say_writes_one_wav_per_text_that_transcribe_reads(trained):
+    root, run, env = trained
+    out = root / "said"
+    _cli("say", "--out-dir", out, "three one four", "nine", env=env)
+    audio, rate = soundfile.read(out / "three_one_four.wav")
+    assert rate == 8000 and 1.0 < len(audio) / rate < 4.0 and 0.7 < np.abs(audio).max() < 0.81  # peak 0.8, 16-bit rounding
+    assert soundfile.info(out / "nine.wav").duration < len(audio) / rate
+    lines = _cli("transcribe", "--run", run, out / "nine.wav", env=env).stdout.strip().splitlines()
+    assert lines[0].startswith(f"{out / 'nine.wav'}: ")
+    assert _cli("say", "--out-dir", out, " ", env=env, check=False).returncode == 2
+
+
 def test_export_serves_text_and_converts_to_builtin_tflite(trained):
     import tensorflow as tf
 
