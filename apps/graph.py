@@ -188,7 +188,6 @@ def train(args):
 
 
 # ----------------------------------------------------------------------------- evaluate / predict
-
 def _run_dataset(config, data_dir=None):
     """The dataset a run was trained on, read the same way."""
     return graphs.load(config["dataset"], data_dir or config.get("data_dir"), seed=config["seed"],

@@ -195,7 +195,6 @@ def train(args):
 
 
 # ----------------------------------------------------------------------------- evaluate / predict
-
 def _run_data(config, data_dir=None):
     """The run's dataset and test indices, read and split as in training."""
     size = tuple(config["size"]) if config.get("size") else None

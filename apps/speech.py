@@ -256,7 +256,6 @@ def score(model, utterances, beam=0):
             "hypotheses": hypotheses}
 
 
-
 def evaluate(args):
     """Connected digits built from the held-out takes (deterministic), scored per speaker; on
     FSDD also the isolated-digit accuracy of takes 0-4."""

@@ -128,7 +128,8 @@ class MelSpectrogram(keras.layers.MelSpectrogram):
     int8 TFLite leaves it in float. Dynamic-range quantisation rounds a matrix product's input to
     int8 on each call; the power spectrum spans about 100 dB and int8 keeps about 48, so the quiet
     bands read as silence (the speech model's WER went from 0.2% in float to 64% in int8). Same
-    values as Keras' layer, and the gather costs less than the dense product it replaces."""
+    values as Keras' layer; the gather (at most 13 bins per band here) costs about 0.02 s more
+    per training batch than Keras' matrix product, a few percent of a step."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
