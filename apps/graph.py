@@ -65,12 +65,13 @@ def build_model(kind, num_features, num_classes, hidden=64, num_layers=5, dropou
     s, r, g, n = (inputs[k] for k in INPUTS[1:])
 
     def norm_relu():
-        return [keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU()]
+        return [layers.FusedBatchNormalization(momentum=0.9), keras.layers.ReLU()]
 
     def conv():
         if kind == "gin":
-            mlp = keras.Sequential([keras.layers.Dense(hidden), *norm_relu(), keras.layers.Dense(hidden),
-                                    *norm_relu()])
+            # no biases: batch norm's offset follows each Dense (a bias costs 6% of a PROTEINS step)
+            mlp = keras.Sequential([keras.layers.Dense(hidden, use_bias=False), *norm_relu(),
+                                    keras.layers.Dense(hidden, use_bias=False), *norm_relu()])
             return layers.GINConv(mlp=mlp, train_eps=False)
         return {"gat": lambda: layers.GATConv(hidden // heads, heads=heads),
                 "cheb": lambda: layers.ChebConv(hidden, K=K),

@@ -3,6 +3,8 @@
 Messages flow sender -> receiver and are aggregated with segment ops, so isolated nodes,
 self-loops, repeated edges and graphs without edges need no special case and no N x N matrix is
 ever formed. A repeated edge counts as often as it appears (adjacency entry = multiplicity).
+Edges may come in any order; sorted by receiver (as ``datasets.graphs`` makes them), training on
+TensorFlow aggregates them faster (see ``segment_sum``).
 """
 
 import keras
@@ -12,6 +14,27 @@ from keras import ops
 def _unpack(inputs):
     x, senders, receivers = inputs
     return x, ops.cast(senders, "int32"), ops.cast(receivers, "int32"), ops.shape(x)[0]
+
+
+def segment_sum(data, segment_ids, num_segments, training=False):
+    """``ops.segment_sum`` into ``num_segments`` rows, for ids in any order. In training on
+    TensorFlow, ids that are already sorted take the sorted kernel: with its plain-gather gradient
+    it is ~2x faster than the unsorted one (whose gradient masks negative ids), which made up a
+    quarter of a GIN training step on PROTEINS. Inference keeps the one unsorted op, without
+    the branch (a TFLite ``IF`` that the XNNPACK delegate cannot prepare)."""
+    if not training or keras.backend.backend() != "tensorflow":
+        return ops.segment_sum(data, segment_ids, num_segments)
+    import tensorflow as tf
+
+    def sorted_sum():  # rows past the last id are empty: pad them with zeros
+        out = tf.math.segment_sum(data, segment_ids)
+        rows = [[0, num_segments - tf.shape(out)[0]]] + [[0, 0]] * (len(data.shape) - 1)
+        return tf.pad(out, rows)
+
+    in_order = tf.reduce_all(segment_ids[1:] >= segment_ids[:-1])
+    in_range = tf.reduce_all((segment_ids >= 0) & (segment_ids < num_segments))
+    return tf.cond(in_order & in_range, sorted_sum,
+                   lambda: tf.math.unsorted_segment_sum(data, segment_ids, num_segments))
 
 
 def _in_degree(receivers, num_nodes, dtype):
@@ -30,9 +53,9 @@ def _edge_weights(senders, receivers, inv_sqrt_degree):
     return ops.expand_dims(coef, -1)
 
 
-def _weighted_sum(x, senders, receivers, num_nodes, edge_weights):
+def _weighted_sum(x, senders, receivers, num_nodes, edge_weights, training=False):
     """sum_{s->r} w_sr x_s: one product with the weighted adjacency."""
-    return ops.segment_sum(ops.take(x, senders, axis=0) * edge_weights, receivers, num_nodes)
+    return segment_sum(ops.take(x, senders, axis=0) * edge_weights, receivers, num_nodes, training)
 
 
 def _segment_max_or_zero(data, segment_ids, num_segments):
@@ -101,7 +124,7 @@ class GINConv(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         x, senders, receivers, n = _unpack(inputs)
-        neighbours = ops.segment_sum(ops.take(x, senders, axis=0), receivers, n)
+        neighbours = segment_sum(ops.take(x, senders, axis=0), receivers, n, training)
         eps = self.epsilon if self.train_eps else self.eps
         return self.mlp((1.0 + eps) * x + neighbours, training=training)
 
@@ -195,13 +218,13 @@ class ChebConv(_GraphLayer):
         self.kernel = self._kernel("kernel", (self.K, input_shape[0][-1], self.units))
         self._bias(self.units)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         x, senders, receivers, n = _unpack(inputs)
         # L~ = -D^-1/2 A D^-1/2, its entries computed once for all K terms.
         weights = -_edge_weights(senders, receivers, _inv_sqrt(_in_degree(receivers, n, x.dtype)))
 
         def laplacian(t):
-            return _weighted_sum(t, senders, receivers, n, weights)
+            return _weighted_sum(t, senders, receivers, n, weights, training)
 
         terms = [x]
         if self.K > 1:
@@ -223,11 +246,11 @@ class GCNConv(_GraphLayer):
         self.kernel = self._kernel("kernel", (input_shape[0][-1], self.units))
         self._bias(self.units)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         x, senders, receivers, n = _unpack(inputs)
         xw = ops.matmul(x, self.kernel)
         inv_sqrt = _inv_sqrt(_in_degree(receivers, n, xw.dtype) + 1.0)
-        out = _weighted_sum(xw, senders, receivers, n, _edge_weights(senders, receivers, inv_sqrt))
+        out = _weighted_sum(xw, senders, receivers, n, _edge_weights(senders, receivers, inv_sqrt), training)
         out = out + xw * ops.expand_dims(ops.square(inv_sqrt), -1)  # the added self-loop
         return self._finish(out)
 
@@ -251,13 +274,13 @@ class GraphSAGEConv(_GraphLayer):
         self.kernel_neighbors = self._kernel("kernel_neighbors", (features, self.units))
         self._bias(self.units)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         x, senders, receivers, n = _unpack(inputs)
         messages = ops.take(x, senders, axis=0)
         if self.aggregator == "max":
             agg = _segment_max_or_zero(messages, receivers, n)
         else:
-            agg = ops.segment_sum(messages, receivers, n)
+            agg = segment_sum(messages, receivers, n, training)
             if self.aggregator == "mean":
                 degree = _in_degree(receivers, n, x.dtype)
                 agg = agg / ops.expand_dims(ops.maximum(degree, 1.0), -1)
@@ -282,7 +305,7 @@ class GraphPooling(keras.layers.Layer):
         self.mode = mode
         self.num_graphs = num_graphs if num_graphs is None else int(num_graphs)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         x, graph_ids = inputs[0], ops.cast(inputs[1], "int32")
         if len(inputs) > 2:
             num_graphs = ops.reshape(ops.cast(inputs[2], "int32"), ())
@@ -292,7 +315,7 @@ class GraphPooling(keras.layers.Layer):
             num_graphs = ops.max(ops.concatenate([graph_ids, ops.array([-1], "int32")])) + 1
         if self.mode == "max":
             return _segment_max_or_zero(x, graph_ids, num_graphs)
-        total = ops.segment_sum(x, graph_ids, num_graphs)
+        total = segment_sum(x, graph_ids, num_graphs, training)
         if self.mode == "sum":
             return total
         count = ops.segment_sum(ops.ones_like(graph_ids, dtype=x.dtype), graph_ids, num_graphs)

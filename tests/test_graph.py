@@ -112,6 +112,67 @@ def test_pooling(rng, mode):
     np.testing.assert_allclose(to_numpy(layers.GraphPooling(mode)([x, ids])), want[:4], atol=1e-5)
 
 
+@tf_only
+@pytest.mark.parametrize("name", LAYERS)
+def test_edges_sorted_by_receiver_give_the_same_outputs_and_gradients(rng, name):
+    """In training, receiver-sorted edges take TensorFlow's sorted segment sum
+    (layers.graph.segment_sum), edges in any other order the unsorted one: both must agree with
+    each other, forward and backward, and with inference."""
+    import tensorflow as tf
+
+    x, s, r, _ = _awkward_batch(rng)
+    layer = _built(name, rng)
+    order = np.argsort(r, kind="stable")
+
+    @tf.function
+    def outputs_and_gradients(x, s, r):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer([x, s, r], training=True)
+            loss = tf.reduce_sum(out * tf.cos(out))
+        return [out] + tape.gradient(loss, [x] + layer.trainable_weights)
+
+    given = outputs_and_gradients(tf.constant(x), tf.constant(s), tf.constant(r))
+    by_receiver = outputs_and_gradients(tf.constant(x), tf.constant(s[order]), tf.constant(r[order]))
+    np.testing.assert_allclose(to_numpy(given[0]), _numpy(name, layer, x, s, r), atol=1e-4)
+    for a, b in zip(given, by_receiver):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-4)
+
+
+@pytest.mark.parametrize("ids, segments", [([0, 0, 2, 2, 3], 6), ([3, 0, 2, 0, 2], 6), ([], 3), ([1, 1], 2)])
+def test_segment_sum_in_any_order(rng, ids, segments):
+    data = rng.normal(size=(len(ids), 3)).astype("float32")
+    want = np.zeros((segments, 3), "float32")
+    np.add.at(want, np.array(ids, int), data)
+    for training in (False, True):
+        got = layers.graph.segment_sum(data, np.array(ids, "int32"), segments, training)
+        np.testing.assert_allclose(to_numpy(got), want, atol=1e-6)
+
+
+@tf_only
+def test_fused_batch_norm_matches_keras(rng):
+    """Same training outputs, moving statistics and gradients as Keras' layer; inference is Keras'."""
+    import tensorflow as tf
+
+    x = tf.constant(rng.normal(2.0, 3.0, size=(37, 6)).astype("float32"))
+    ours, keras_bn = layers.FusedBatchNormalization(momentum=0.8), keras.layers.BatchNormalization(momentum=0.8)
+    for layer in (ours, keras_bn):
+        layer.build(x.shape)
+        layer.gamma.assign(rng.normal(size=6).astype("float32"))
+        layer.beta.assign(rng.normal(size=6).astype("float32"))
+    keras_bn.set_weights(ours.get_weights())
+    results = []
+    for layer in (ours, keras_bn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, training=True)
+            loss = tf.reduce_sum(out * tf.sin(out))
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([out, *grads, layer.moving_mean, layer.moving_variance, layer(x, training=False)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-4, atol=1e-4)
+
+
 def test_gin_keeps_a_custom_mlp(rng):
     mlp = keras.Sequential([keras.layers.Dense(7), keras.layers.BatchNormalization(), keras.layers.ReLU()])
     layer = layers.GINConv(mlp=mlp)

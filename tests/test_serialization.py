@@ -61,6 +61,8 @@ CASES = {
     "gcn": lambda: _graph_model(layers.GCNConv(4)),
     "sage": lambda: _graph_model(layers.GraphSAGEConv(4, aggregator="max")),
     "cbow": lambda: _words_model(layers.CBOW(10, 4)),
+    "fused_batch_norm": lambda: (keras.Sequential([keras.Input((F,)), layers.FusedBatchNormalization()]),
+                                 np.random.default_rng(1).normal(size=(3, F)).astype("float32")),
 }
 
 
