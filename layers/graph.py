@@ -250,7 +250,8 @@ class GCNConv(_GraphLayer):
         x, senders, receivers, n = _unpack(inputs)
         xw = ops.matmul(x, self.kernel)
         inv_sqrt = _inv_sqrt(_in_degree(receivers, n, xw.dtype) + 1.0)
-        out = _weighted_sum(xw, senders, receivers, n, _edge_weights(senders, receivers, inv_sqrt), training)
+        weights = _edge_weights(senders, receivers, inv_sqrt)
+        out = _weighted_sum(xw, senders, receivers, n, weights, training)
         out = out + xw * ops.expand_dims(ops.square(inv_sqrt), -1)  # the added self-loop
         return self._finish(out)
 
