@@ -36,8 +36,8 @@ def log_mel(mels=40):
     import layers
 
     return layers.MelSpectrogram(fft_length=256, sequence_stride=HOP, sequence_length=200,
-                                       sampling_rate=speech.SAMPLE_RATE, num_mel_bins=mels, min_freq=20.0,
-                                       max_freq=speech.SAMPLE_RATE / 2, top_db=200.0, name="log_mel")
+                                 sampling_rate=speech.SAMPLE_RATE, num_mel_bins=mels, min_freq=20.0,
+                                 max_freq=speech.SAMPLE_RATE / 2, top_db=200.0, name="log_mel")
 
 
 def frames_for(samples):

@@ -36,12 +36,11 @@ class GraphDataset:
     def __post_init__(self):
         g = len(self.labels)
         self.node_offsets = np.concatenate([[0], np.cumsum(np.bincount(self.node_graph, minlength=g))])
-        edge_graph = self.node_graph[self.senders] if len(self.senders) else np.zeros(0, np.int64)
         # Edges by receiver, so by graph too (a graph's nodes are contiguous): every batch is then
         # sorted by receiver, which layers.graph aggregates faster.
         order = np.argsort(self.receivers, kind="stable")
         self.senders, self.receivers = self.senders[order], self.receivers[order]
-        edge_graph = edge_graph[order]
+        edge_graph = self.node_graph[self.senders] if len(self.senders) else np.zeros(0, np.int64)
         self.edge_offsets = np.concatenate([[0], np.cumsum(np.bincount(edge_graph, minlength=g))])
 
     @property

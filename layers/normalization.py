@@ -7,8 +7,8 @@ import keras
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` (same weights, config and results) that trains 2-D
     inputs with TensorFlow's fused kernel: Keras 3 composes the training step from ~10 ops whose
-    gradients broadcast and tile, a third of a GIN step on PROTEINS; the fused forward and
-    backward take about half as long. Inference, other ranks, axes, masks, renorm and other
+    gradients broadcast and tile, about a quarter of a GIN step on PROTEINS; the fused forward
+    and backward take about two thirds as long. Inference, other ranks, axes, masks, renorm and other
     backends go through Keras' layer unchanged."""
 
     def call(self, inputs, training=None, mask=None):
