@@ -60,6 +60,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) -m bench.graph_layers
 	$(PY) -m bench.graph_training --data-dir $(TU_DIR)
 	$(PY) -m bench.skipgram_vs_gensim --corpus $(BROWN)
+	$(PY) -m bench.skipgram_update_order --corpus $(BROWN)
 	$(PY) -m bench.image_attention
 
 clean:

@@ -1,0 +1,183 @@
+"""Why our skip-gram trails gensim on SimLex-999: the same word2vec SGD, replayed in NumPy (numba)
+with the order of the pairs and the timing of the updates varied, scored by our evaluation.
+
+    python -m bench.skipgram_update_order --corpus ../shared/data/text/brown.zip [--seeds 3]
+
+Pairs are made as ``datasets.text`` and gensim make them (a window of 1..5 per centre, the same
+subsampling and count^0.75 negatives), dim 100, 5 negatives, 5 epochs, lr 0.025 falling
+linearly to 0.0001. What varies:
+- ``order``: ``corpus`` (sentence after sentence, centre after centre, each context word
+  predicting its centre: gensim, word2vec.c), ``shuffled`` (those pairs in random order), or
+  ``ours`` (our pipeline's: centres in random order, the centre predicting each context word,
+  all pairs at offset -5 first, then -4, ... +5);
+- ``updates``: ``sequential`` (each pair updates the tables before the next is scored: gensim,
+  word2vec.c), ``batched`` (2048 pairs scored against the same tables, their updates summed: our
+  trainer), ``batched_positive_sequential`` (batched, except the true word's context vector,
+  which is updated pair by pair), or ``batched_centre_runs`` (batched, but each pair sees, to
+  first order, the steps that the earlier pairs of its centre made to the centre's context
+  vector: what a batched trainer could compute).
+No timing: this is a diagnosis, not a speed benchmark.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+DIM, WINDOW, NEGATIVE, EPOCHS, LR, MIN_LR, BATCH = 100, 5, 5, 5, 0.025, 0.0001, 2048
+CONFIGS = (("corpus", "sequential"), ("corpus", "batched"), ("corpus", "batched_positive_sequential"),
+           ("corpus", "batched_centre_runs"), ("shuffled", "sequential"), ("shuffled", "batched"),
+           ("ours", "sequential"), ("ours", "batched"))
+UPDATES = {"sequential": 0, "batched": 1, "batched_positive_sequential": 2, "batched_centre_runs": 3}
+
+
+@numba.njit
+def _pairs(ids, sentence_ids, keep, window, seed, ours):
+    """One pass: (input, true word) pairs, in corpus order and gensim's arrangement or, with
+    ``ours``, in our pipeline's order and arrangement."""
+    np.random.seed(seed)
+    kept = np.empty(len(ids), np.int64)
+    sentence = np.empty(len(ids), np.int64)
+    m = 0
+    for i in range(len(ids)):
+        if np.random.random() < keep[ids[i]]:
+            kept[m], sentence[m] = ids[i], sentence_ids[i]
+            m += 1
+    inputs = np.empty(m * 2 * window, np.int64)
+    truth = np.empty(m * 2 * window, np.int64)
+    reach = np.random.randint(1, window + 1, m)
+    p = 0
+    if ours:
+        centres = np.random.permutation(m)
+        for offset in range(-window, window + 1):
+            for i in centres:
+                j = i + offset
+                if offset != 0 and abs(offset) <= reach[i] and 0 <= j < m and sentence[j] == sentence[i]:
+                    inputs[p], truth[p] = kept[i], kept[j]  # the centre predicts the context word
+                    p += 1
+        return inputs[:p], truth[:p]
+    for i in range(m):
+        for j in range(max(0, i - reach[i]), min(m, i + reach[i] + 1)):
+            if j != i and sentence[j] == sentence[i]:
+                inputs[p], truth[p] = kept[j], kept[i]
+                p += 1
+    return inputs[:p], truth[:p]
+
+
+@numba.njit(fastmath=True)
+def _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, negative, mode, batch, seed):
+    """SGD over the pairs; ``mode`` 0 sequential, 1 batched, 2 batched but positive context rows
+    sequential, 3 batched with centre runs (``run``: the first-order updates of the centre's
+    earlier pairs in this batch). Updates of batched rows wait in ``pending_*`` until the end of
+    their batch."""
+    np.random.seed(seed)
+    n, dim = len(inputs), vectors.shape[1]
+    pending_in = np.zeros_like(vectors)
+    pending_out = np.zeros_like(outputs)
+    error = np.zeros(dim, np.float32)
+    run = np.zeros(dim, np.float32)
+    rows = np.empty((n if mode else 0, negative + 1), np.int64)
+    for start in range(0, n, batch if mode else n):
+        end = min(n, start + batch) if mode else n
+        for i in range(start, end):
+            lr = lr_start + (lr_end - lr_start) * i / n
+            word = inputs[i]
+            error[:] = 0
+            if i == start or truth[i] != truth[i - 1]:
+                run[:] = 0
+            for k in range(negative + 1):
+                row = truth[i] if k == 0 else min(np.searchsorted(cdf, np.random.random(), side="right"), len(cdf) - 1)
+                if mode:
+                    rows[i, k] = row
+                dot = np.float32(0)
+                for d in range(dim):
+                    dot += vectors[word, d] * outputs[row, d]
+                if mode == 3 and k == 0:
+                    g_first = (1.0 - 1.0 / (1.0 + np.exp(-dot))) * lr
+                    for d in range(dim):
+                        dot += vectors[word, d] * run[d]
+                g = ((1.0 if k == 0 else 0.0) - 1.0 / (1.0 + np.exp(-dot))) * lr
+                for d in range(dim):
+                    error[d] += g * (outputs[row, d] + (run[d] if mode == 3 and k == 0 else 0.0))
+                if mode == 3 and k == 0:
+                    for d in range(dim):
+                        run[d] += g_first * vectors[word, d]
+                if mode == 0 or (mode == 2 and k == 0):
+                    for d in range(dim):
+                        outputs[row, d] += g * vectors[word, d]
+                else:
+                    for d in range(dim):
+                        pending_out[row, d] += g * vectors[word, d]
+            for d in range(dim):
+                if mode:
+                    pending_in[word, d] += error[d]
+                else:
+                    vectors[word, d] += error[d]
+        if mode:
+            for i in range(start, end):
+                for d in range(dim):
+                    vectors[inputs[i], d] += pending_in[inputs[i], d]
+                    pending_in[inputs[i], d] = 0
+                for k in range(negative + 1):
+                    row = rows[i, k]
+                    for d in range(dim):
+                        outputs[row, d] += pending_out[row, d]
+                        pending_out[row, d] = 0
+
+
+def word_vectors(ids, sentence_ids, vocab, order, updates, seed):
+    """The input table after training on an encoded corpus (``datasets.text.Vocabulary``)."""
+    rng = np.random.default_rng(seed)
+    vectors = ((rng.random((len(vocab), DIM)) - 0.5) / DIM).astype(np.float32)
+    outputs = np.zeros_like(vectors)
+    keep = vocab.keep_probabilities(1e-3).astype(np.float64)
+    cdf = vocab.negative_cdf()
+    for epoch in range(EPOCHS):
+        inputs, truth = _pairs(ids, sentence_ids, keep, WINDOW, seed * 1000 + epoch, order == "ours")
+        if order == "shuffled":
+            permutation = rng.permutation(len(inputs))
+            inputs, truth = inputs[permutation], truth[permutation]
+        lr_start = LR - (LR - MIN_LR) * epoch / EPOCHS
+        lr_end = LR - (LR - MIN_LR) * (epoch + 1) / EPOCHS
+        _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, NEGATIVE, UPDATES[updates], BATCH,
+               seed * 1000 + epoch)
+    return vectors
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", required=True, help="e.g. ../shared/data/text/brown.zip")
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from apps.skipgram import evaluate_vectors, keyed_vectors
+    from bench.common import write_results
+    from datasets import text
+
+    sentences = text.read_corpus(args.corpus)
+    vocab = text.Vocabulary.build(sentences, 5)
+    ids, sentence_ids = vocab.encode(sentences)
+    results = []
+    for order, updates in CONFIGS:
+        runs = []
+        for seed in range(args.seeds):
+            vectors = word_vectors(ids, sentence_ids, vocab, order, updates, seed)
+            scores = evaluate_vectors(keyed_vectors(vocab, vectors))
+            runs.append({key: scores[key] for key in ("wordsim353", "simlex999", "analogy")})
+            print(f"{order:>8} {updates:>28} seed {seed}: WordSim-353 {runs[-1]['wordsim353']:.4f}  "
+                  f"SimLex-999 {runs[-1]['simlex999']:.4f}  analogy {runs[-1]['analogy']:.4f}", flush=True)
+        mean = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+        results.append({"order": order, "updates": updates, "mean": mean, "runs": runs})
+        print(f"{order:>8} {updates:>28}   mean: WordSim-353 {mean['wordsim353']:.4f}  "
+              f"SimLex-999 {mean['simlex999']:.4f}  analogy {mean['analogy']:.4f}", flush=True)
+    write_results("skipgram_update_order", {
+        "corpus": str(args.corpus), "settings": {"dim": DIM, "window": WINDOW, "negative": NEGATIVE, "epochs": EPOCHS,
+                                                 "lr": [LR, MIN_LR], "batch": BATCH, "min_count": 5, "sample": 1e-3},
+        "seeds": args.seeds, "results": results})
+
+
+if __name__ == "__main__":
+    main()
