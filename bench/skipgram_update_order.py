@@ -27,7 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-DIM, WINDOW, NEGATIVE, EPOCHS, LR, MIN_LR, BATCH = 100, 5, 5, 5, 0.025, 0.0001, 2048
+from bench.skipgram_vs_gensim import SETTINGS  # noqa: E402  (the same settings as that comparison)
+
+LR, MIN_LR, BATCH = 0.025, 0.0001, 2048
 CONFIGS = (("corpus", "sequential"), ("corpus", "batched"), ("corpus", "batched_positive_sequential"),
            ("corpus", "batched_centre_runs"), ("shuffled", "sequential"), ("shuffled", "batched"),
            ("ours", "sequential"), ("ours", "batched"))
@@ -89,20 +91,24 @@ def _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, negative, mod
             if i == start or truth[i] != truth[i - 1]:
                 run[:] = 0
             for k in range(negative + 1):
-                row = truth[i] if k == 0 else min(np.searchsorted(cdf, np.random.random(), side="right"), len(cdf) - 1)
+                if k == 0:
+                    row = truth[i]
+                else:
+                    row = min(np.searchsorted(cdf, np.random.random(), side="right"), len(cdf) - 1)
                 if mode:
                     rows[i, k] = row
+                centre_run = mode == 3 and k == 0
                 dot = np.float32(0)
                 for d in range(dim):
                     dot += vectors[word, d] * outputs[row, d]
-                if mode == 3 and k == 0:
+                if centre_run:
                     g_first = (1.0 - 1.0 / (1.0 + np.exp(-dot))) * lr
                     for d in range(dim):
                         dot += vectors[word, d] * run[d]
                 g = ((1.0 if k == 0 else 0.0) - 1.0 / (1.0 + np.exp(-dot))) * lr
                 for d in range(dim):
-                    error[d] += g * (outputs[row, d] + (run[d] if mode == 3 and k == 0 else 0.0))
-                if mode == 3 and k == 0:
+                    error[d] += g * (outputs[row, d] + (run[d] if centre_run else 0.0))
+                if centre_run:
                     for d in range(dim):
                         run[d] += g_first * vectors[word, d]
                 if mode == 0 or (mode == 2 and k == 0):
@@ -131,19 +137,20 @@ def _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, negative, mod
 def word_vectors(ids, sentence_ids, vocab, order, updates, seed):
     """The input table after training on an encoded corpus (``datasets.text.Vocabulary``)."""
     rng = np.random.default_rng(seed)
-    vectors = ((rng.random((len(vocab), DIM)) - 0.5) / DIM).astype(np.float32)
+    dim, epochs = SETTINGS["dim"], SETTINGS["epochs"]
+    vectors = ((rng.random((len(vocab), dim)) - 0.5) / dim).astype(np.float32)
     outputs = np.zeros_like(vectors)
-    keep = vocab.keep_probabilities(1e-3).astype(np.float64)
+    keep = vocab.keep_probabilities(SETTINGS["sample"]).astype(np.float64)
     cdf = vocab.negative_cdf()
-    for epoch in range(EPOCHS):
-        inputs, truth = _pairs(ids, sentence_ids, keep, WINDOW, seed * 1000 + epoch, order == "ours")
+    for epoch in range(epochs):
+        inputs, truth = _pairs(ids, sentence_ids, keep, SETTINGS["window"], seed * 1000 + epoch, order == "ours")
         if order == "shuffled":
             permutation = rng.permutation(len(inputs))
             inputs, truth = inputs[permutation], truth[permutation]
-        lr_start = LR - (LR - MIN_LR) * epoch / EPOCHS
-        lr_end = LR - (LR - MIN_LR) * (epoch + 1) / EPOCHS
-        _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, NEGATIVE, UPDATES[updates], BATCH,
-               seed * 1000 + epoch)
+        lr_start = LR - (LR - MIN_LR) * epoch / epochs
+        lr_end = LR - (LR - MIN_LR) * (epoch + 1) / epochs
+        _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, SETTINGS["negative"], UPDATES[updates],
+               BATCH, seed * 1000 + epoch)
     return vectors
 
 
@@ -158,7 +165,7 @@ def main(argv=None):
     from datasets import text
 
     sentences = text.read_corpus(args.corpus)
-    vocab = text.Vocabulary.build(sentences, 5)
+    vocab = text.Vocabulary.build(sentences, SETTINGS["min_count"])
     ids, sentence_ids = vocab.encode(sentences)
     results = []
     for order, updates in CONFIGS:
@@ -174,8 +181,7 @@ def main(argv=None):
         print(f"{order:>8} {updates:>28}   mean: WordSim-353 {mean['wordsim353']:.4f}  "
               f"SimLex-999 {mean['simlex999']:.4f}  analogy {mean['analogy']:.4f}", flush=True)
     write_results("skipgram_update_order", {
-        "corpus": str(args.corpus), "settings": {"dim": DIM, "window": WINDOW, "negative": NEGATIVE, "epochs": EPOCHS,
-                                                 "lr": [LR, MIN_LR], "batch": BATCH, "min_count": 5, "sample": 1e-3},
+        "corpus": str(args.corpus), "settings": {**SETTINGS, "lr": [LR, MIN_LR], "batch": BATCH},
         "seeds": args.seeds, "results": results})
 
 

@@ -15,7 +15,6 @@ __all__ = [
     "MultiHeadSelfAttention", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
     "SinusoidalPositionalEncoding2D", "PeepholeLSTMCell", "PeepholeLSTM", "GINConv", "GATConv",
     "ChebConv", "GCNConv", "GraphSAGEConv", "GraphPooling", "FusedBatchNormalization", "SkipGram",
-    "CBOW",
-    "negative_sampling_loss", "CTCLoss", "ctc_loss", "ctc_greedy_decode", "ctc_beam_decode",
+    "CBOW", "negative_sampling_loss", "CTCLoss", "ctc_loss", "ctc_greedy_decode", "ctc_beam_decode",
     "Standardize", "ClassToken", "SequenceMask", "SpecAugment", "MelSpectrogram",
 ]
