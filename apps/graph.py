@@ -44,7 +44,7 @@ def build_model(kind, num_features, num_classes, hidden=64, num_layers=5, dropou
                 stats=None):
     """Xu et al.'s GIN layout for every kind: ``num_layers - 1`` graph layers after the input,
     a sum-pooled readout of every layer (input included), each scored by its own dense layer,
-    scores summed. GIN layers use the paper's 2-layer MLPs with batch norm; the other kinds are
+    dropout on the scores, scores summed. GIN layers use the paper's 2-layer MLPs with batch norm; the other kinds are
     followed by batch norm and ReLU.
 
     ``stats`` (mean, variance) standardises the node features inside the model, clipped to
@@ -89,7 +89,8 @@ def build_model(kind, num_features, num_classes, hidden=64, num_layers=5, dropou
                 for layer in norm_relu():
                     h = layer(h)
         pooled = layers.GraphPooling("sum")([h, g, n])
-        scores.append(keras.layers.Dense(num_classes, name=f"score_{depth}")(keras.layers.Dropout(dropout)(pooled)))
+        # dropout on each layer's scores, as Xu et al.'s code has it (not on the pooled features)
+        scores.append(keras.layers.Dropout(dropout)(keras.layers.Dense(num_classes, name=f"score_{depth}")(pooled)))
     logits = keras.layers.Add(name="logits")(scores)
     return keras.Model(inputs, logits, name=f"{kind}_graph_classifier")
 
