@@ -7,15 +7,19 @@ Pairs are made as ``datasets.text`` and gensim make them (a window of 1..5 per c
 subsampling and count^0.75 negatives), dim 100, 5 negatives, 5 epochs, lr 0.025 falling
 linearly to 0.0001. What varies:
 - ``order``: ``corpus`` (sentence after sentence, centre after centre, each context word
-  predicting its centre: gensim, word2vec.c), ``shuffled`` (those pairs in random order), or
+  predicting its centre: gensim, word2vec.c), ``shuffled`` (those pairs in random order),
   ``ours`` (our pipeline's: centres in random order, the centre predicting each context word,
-  all pairs at offset -5 first, then -4, ... +5);
+  all pairs at offset -5 first, then -4, ... +5), ``centres`` (as ours, but each centre's pairs
+  together), ``streams`` (corpus order dealt over 2048 streams: batch b holds pair b of each of
+  2048 contiguous stretches), ``sentences`` (corpus order inside sentences, sentences in random
+  order) or ``reversed`` (sentences in reverse order);
 - ``updates``: ``sequential`` (each pair updates the tables before the next is scored: gensim,
   word2vec.c), ``batched`` (2048 pairs scored against the same tables, their updates summed: our
   trainer), ``batched_positive_sequential`` (batched, except the true word's context vector,
-  which is updated pair by pair), or ``batched_centre_runs`` (batched, but each pair sees, to
+  which is updated pair by pair), ``batched_centre_runs`` (batched, but each pair sees, to
   first order, the steps that the earlier pairs of its centre made to the centre's context
-  vector: what a batched trainer could compute).
+  vector: what a batched trainer could compute) or ``batched_exact_runs`` (those steps taken
+  exactly, pair by pair within the centre's run).
 No timing: this is a diagnosis, not a speed benchmark.
 """
 
@@ -32,14 +36,18 @@ from bench.skipgram_vs_gensim import SETTINGS  # noqa: E402  (the same settings 
 LR, MIN_LR, BATCH = 0.025, 0.0001, 2048
 CONFIGS = (("corpus", "sequential"), ("corpus", "batched"), ("corpus", "batched_positive_sequential"),
            ("corpus", "batched_centre_runs"), ("shuffled", "sequential"), ("shuffled", "batched"),
-           ("ours", "sequential"), ("ours", "batched"))
-UPDATES = {"sequential": 0, "batched": 1, "batched_positive_sequential": 2, "batched_centre_runs": 3}
+           ("ours", "sequential"), ("ours", "batched"), ("corpus", "batched_exact_runs"), ("centres", "batched"),
+           ("streams", "batched"), ("sentences", "sequential"), ("reversed", "sequential"))
+UPDATES = {"sequential": 0, "batched": 1, "batched_positive_sequential": 2, "batched_centre_runs": 3,
+           "batched_exact_runs": 4}
+ARRANGEMENTS = {"ours": 1, "centres": 2}  # how _pairs lays out an order; the others start from corpus order
 
 
 @numba.njit
-def _pairs(ids, sentence_ids, keep, window, seed, ours):
-    """One pass: (input, true word) pairs, in corpus order and gensim's arrangement or, with
-    ``ours``, in our pipeline's order and arrangement."""
+def _pairs(ids, sentence_ids, keep, window, seed, arrangement):
+    """One pass: (input, true word) pairs, in corpus order and gensim's arrangement (0) or with
+    centres in random order, the centre predicting its context words: offset by offset (1, our
+    pipeline's) or centre by centre (2)."""
     np.random.seed(seed)
     kept = np.empty(len(ids), np.int64)
     sentence = np.empty(len(ids), np.int64)
@@ -52,14 +60,17 @@ def _pairs(ids, sentence_ids, keep, window, seed, ours):
     truth = np.empty(m * 2 * window, np.int64)
     reach = np.random.randint(1, window + 1, m)
     p = 0
-    if ours:
+    if arrangement:
         centres = np.random.permutation(m)
-        for offset in range(-window, window + 1):
-            for i in centres:
-                j = i + offset
-                if offset != 0 and abs(offset) <= reach[i] and 0 <= j < m and sentence[j] == sentence[i]:
-                    inputs[p], truth[p] = kept[i], kept[j]  # the centre predicts the context word
-                    p += 1
+        for step in range(len(centres) * (2 * window + 1)):
+            if arrangement == 1:  # all centres at offset -window, then the next offset, ...
+                i, offset = centres[step % m], step // m - window
+            else:
+                i, offset = centres[step // (2 * window + 1)], step % (2 * window + 1) - window
+            j = i + offset
+            if offset != 0 and abs(offset) <= reach[i] and 0 <= j < m and sentence[j] == sentence[i]:
+                inputs[p], truth[p] = kept[i], kept[j]  # the centre predicts the context word
+                p += 1
         return inputs[:p], truth[:p]
     for i in range(m):
         for j in range(max(0, i - reach[i]), min(m, i + reach[i] + 1)):
@@ -73,7 +84,7 @@ def _pairs(ids, sentence_ids, keep, window, seed, ours):
 def _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, negative, mode, batch, seed):
     """SGD over the pairs; ``mode`` 0 sequential, 1 batched, 2 batched but positive context rows
     sequential, 3 batched with centre runs (``run``: the first-order updates of the centre's
-    earlier pairs in this batch). Updates of batched rows wait in ``pending_*`` until the end of
+    earlier pairs in this batch), 4 the same with exact updates. Updates of batched rows wait in ``pending_*`` until the end of
     their batch."""
     np.random.seed(seed)
     n, dim = len(inputs), vectors.shape[1]
@@ -97,7 +108,7 @@ def _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, negative, mod
                     row = min(np.searchsorted(cdf, np.random.random(), side="right"), len(cdf) - 1)
                 if mode:
                     rows[i, k] = row
-                centre_run = mode == 3 and k == 0
+                centre_run = mode >= 3 and k == 0
                 dot = np.float32(0)
                 for d in range(dim):
                     dot += vectors[word, d] * outputs[row, d]
@@ -109,8 +120,9 @@ def _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, negative, mod
                 for d in range(dim):
                     error[d] += g * (outputs[row, d] + (run[d] if centre_run else 0.0))
                 if centre_run:
+                    step = g_first if mode == 3 else g
                     for d in range(dim):
-                        run[d] += g_first * vectors[word, d]
+                        run[d] += step * vectors[word, d]
                 if mode == 0 or (mode == 2 and k == 0):
                     for d in range(dim):
                         outputs[row, d] += g * vectors[word, d]
@@ -142,11 +154,22 @@ def word_vectors(ids, sentence_ids, vocab, order, updates, seed):
     outputs = np.zeros_like(vectors)
     keep = vocab.keep_probabilities(SETTINGS["sample"]).astype(np.float64)
     cdf = vocab.negative_cdf()
+    starts = np.flatnonzero(np.r_[True, sentence_ids[1:] != sentence_ids[:-1]])
+    sentences = np.split(np.arange(len(ids)), starts[1:])
     for epoch in range(epochs):
-        inputs, truth = _pairs(ids, sentence_ids, keep, SETTINGS["window"], seed * 1000 + epoch, order == "ours")
+        tokens = np.arange(len(ids))
+        if order in ("sentences", "reversed"):
+            picked = rng.permutation(len(sentences)) if order == "sentences" else range(len(sentences) - 1, -1, -1)
+            tokens = np.concatenate([sentences[k] for k in picked])
+        inputs, truth = _pairs(ids[tokens], sentence_ids[tokens], keep, SETTINGS["window"], seed * 1000 + epoch,
+                               ARRANGEMENTS.get(order, 0))
         if order == "shuffled":
             permutation = rng.permutation(len(inputs))
             inputs, truth = inputs[permutation], truth[permutation]
+        if order == "streams":
+            length = len(inputs) // BATCH
+            inputs, truth = (np.concatenate([a[:length * BATCH].reshape(BATCH, length).T.ravel(), a[length * BATCH:]])
+                             for a in (inputs, truth))
         lr_start = LR - (LR - MIN_LR) * epoch / epochs
         lr_end = LR - (LR - MIN_LR) * (epoch + 1) / epochs
         _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, SETTINGS["negative"], UPDATES[updates],

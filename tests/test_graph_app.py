@@ -37,7 +37,8 @@ def trained(tmp_path_factory):
     run = root / "run"
     env = {**os.environ, "SEQGRAPH_CACHE": str(root / "cache")}
     out = _cli("train", "--dataset", "SMALL", "--data-dir", str(root / "data"), "--model", "gin",
-               "--folds", "2", "--epochs", "3", "--batch-size", "8", "--out", str(run), env=env)
+               "--folds", "2", "--epochs", "3", "--batch-size", "8", "--steps-per-epoch", "4", "--out", str(run),
+               env=env)
     return root, run, env, out
 
 
@@ -170,3 +171,21 @@ def test_model_standardises_node_attributes_not_labels():
     np.testing.assert_array_equal(z[:, :4], inputs["node_features"][:, :4])
     assert abs(z[:, 4].mean()) < 1e-3 and abs(z[:, 4].std() - 1) < 1e-3
     np.testing.assert_allclose(z[:, 5], 0, atol=1e-6)
+
+
+@tf_only
+def test_graphs_seen_counts_the_pipelines_batches():
+    from apps.graph import _graphs_seen
+
+    d = graphs.synthetic_graphs(23, seed=3)
+    batches = graphs.tf_dataset(d, np.arange(23), 5, shuffle=True).repeat()  # passes of 5+5+5+5+3
+    for steps in (3, 5, 7, 12):
+        counted = sum(int(inputs["num_graphs"]) for inputs, _ in batches.take(steps))
+        assert _graphs_seen(23, 5, steps) == counted
+
+
+def test_steps_per_epoch_must_be_positive(trained):
+    root, _, env, _ = trained
+    out = _cli("train", "--dataset", "SMALL", "--data-dir", str(root / "data"), "--steps-per-epoch", "0",
+               env=env, check=False)
+    assert out.returncode == 2 and "--steps-per-epoch must be at least 1" in out.stderr
