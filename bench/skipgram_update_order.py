@@ -20,7 +20,9 @@ linearly to 0.0001. What varies:
   first order, the steps that the earlier pairs of its centre made to the centre's context
   vector: what a batched trainer could compute) or ``batched_exact_runs`` (those steps taken
   exactly, pair by pair within the centre's run).
-No timing: this is a diagnosis, not a speed benchmark.
+Then gensim's Word2Vec itself (``bench.skipgram_vs_gensim``'s settings) on the sentences in
+corpus order, in a new random order every pass, and reversed. No timing: this is a diagnosis,
+not a speed benchmark.
 """
 
 import argparse
@@ -177,6 +179,23 @@ def word_vectors(ids, sentence_ids, vocab, order, updates, seed):
     return vectors
 
 
+class _Reshuffled:
+    """The sentences in a new random order at every pass (gensim iterates once per epoch)."""
+
+    def __init__(self, sentences, seed):
+        self.sentences, self.rng = sentences, np.random.default_rng(seed)
+
+    def __len__(self):
+        return len(self.sentences)
+
+    def __iter__(self):
+        return (self.sentences[k] for k in self.rng.permutation(len(self.sentences)))
+
+
+GENSIM_ORDERS = {"corpus": lambda sentences, seed: sentences, "sentences": _Reshuffled,
+                 "reversed": lambda sentences, seed: sentences[::-1]}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True, help="e.g. ../shared/data/text/brown.zip")
@@ -203,9 +222,23 @@ def main(argv=None):
         results.append({"order": order, "updates": updates, "mean": mean, "runs": runs})
         print(f"{order:>8} {updates:>28}   mean: WordSim-353 {mean['wordsim353']:.4f}  "
               f"SimLex-999 {mean['simlex999']:.4f}  analogy {mean['analogy']:.4f}", flush=True)
+    from bench.skipgram_vs_gensim import gensim_word2vec
+
+    gensim_results = []
+    for order, arrange in GENSIM_ORDERS.items():
+        runs = []
+        for seed in range(args.seeds):
+            scores = gensim_word2vec(arrange(sentences, seed), "skipgram", seed)
+            runs.append({key: scores[key] for key in ("wordsim353", "simlex999", "analogy")})
+            print(f"  gensim {order:>9} seed {seed}: WordSim-353 {runs[-1]['wordsim353']:.4f}  "
+                  f"SimLex-999 {runs[-1]['simlex999']:.4f}  analogy {runs[-1]['analogy']:.4f}", flush=True)
+        mean = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+        gensim_results.append({"order": order, "mean": mean, "runs": runs})
+        print(f"  gensim {order:>9}   mean: WordSim-353 {mean['wordsim353']:.4f}  SimLex-999 {mean['simlex999']:.4f}  "
+              f"analogy {mean['analogy']:.4f}", flush=True)
     write_results("skipgram_update_order", {
         "corpus": str(args.corpus), "settings": {**SETTINGS, "lr": [LR, MIN_LR], "batch": BATCH},
-        "seeds": args.seeds, "results": results})
+        "seeds": args.seeds, "results": results, "gensim": gensim_results})
 
 
 if __name__ == "__main__":
