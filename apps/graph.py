@@ -44,8 +44,8 @@ def build_model(kind, num_features, num_classes, hidden=64, num_layers=5, dropou
                 stats=None):
     """Xu et al.'s GIN layout for every kind: ``num_layers - 1`` graph layers after the input,
     a sum-pooled readout of every layer (input included), each scored by its own dense layer,
-    dropout on the scores, scores summed. GIN layers use the paper's 2-layer MLPs with batch norm; the other kinds are
-    followed by batch norm and ReLU.
+    dropout on the scores, scores summed. GIN layers use the paper's 2-layer MLPs with batch
+    norm; the other kinds are followed by batch norm and ReLU.
 
     ``stats`` (mean, variance) standardises the node features inside the model, clipped to
     +-5 standard deviations, so clients send raw features and an attribute on a scale of

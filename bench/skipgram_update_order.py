@@ -86,8 +86,8 @@ def _pairs(ids, sentence_ids, keep, window, seed, arrangement):
 def _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, negative, mode, batch, seed):
     """SGD over the pairs; ``mode`` 0 sequential, 1 batched, 2 batched but positive context rows
     sequential, 3 batched with centre runs (``run``: the first-order updates of the centre's
-    earlier pairs in this batch), 4 the same with exact updates. Updates of batched rows wait in ``pending_*`` until the end of
-    their batch."""
+    earlier pairs in this batch), 4 the same with exact updates. Updates of batched rows wait in
+    ``pending_*`` until the end of their batch."""
     np.random.seed(seed)
     n, dim = len(inputs), vectors.shape[1]
     pending_in = np.zeros_like(vectors)
