@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.skipgram_vs_gensim import SETTINGS  # noqa: E402  (the same settings as that comparison)
+from bench.skipgram_vs_gensim import SCORES, SETTINGS, gensim_word2vec  # noqa: E402  (that comparison's settings)
 
 LR, MIN_LR, BATCH = 0.025, 0.0001, 2048
 CONFIGS = (("corpus", "sequential"), ("corpus", "batched"), ("corpus", "batched_positive_sequential"),
@@ -196,6 +196,21 @@ GENSIM_ORDERS = {"corpus": lambda sentences, seed: sentences, "sentences": _Resh
                  "reversed": lambda sentences, seed: sentences[::-1]}
 
 
+def _over_seeds(label, seeds, scores_of):
+    """``{"mean", "runs"}`` of ``scores_of(seed)`` (an ``evaluate_vectors`` result) for seeds
+    0..seeds-1, printed as they come."""
+    runs = []
+    for seed in range(seeds):
+        scores = scores_of(seed)
+        runs.append({key: scores[key] for key in SCORES})
+        print(f"{label} seed {seed}: WordSim-353 {runs[-1]['wordsim353']:.4f}  SimLex-999 {runs[-1]['simlex999']:.4f}  "
+              f"analogy {runs[-1]['analogy']:.4f}", flush=True)
+    mean = {key: float(np.mean([r[key] for r in runs])) for key in SCORES}
+    print(f"{label}   mean: WordSim-353 {mean['wordsim353']:.4f}  SimLex-999 {mean['simlex999']:.4f}  "
+          f"analogy {mean['analogy']:.4f}", flush=True)
+    return {"mean": mean, "runs": runs}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True, help="e.g. ../shared/data/text/brown.zip")
@@ -209,33 +224,15 @@ def main(argv=None):
     sentences = text.read_corpus(args.corpus)
     vocab = text.Vocabulary.build(sentences, SETTINGS["min_count"])
     ids, sentence_ids = vocab.encode(sentences)
-    results = []
+    results, gensim_results = [], []
     for order, updates in CONFIGS:
-        runs = []
-        for seed in range(args.seeds):
-            vectors = word_vectors(ids, sentence_ids, vocab, order, updates, seed)
-            scores = evaluate_vectors(keyed_vectors(vocab, vectors))
-            runs.append({key: scores[key] for key in ("wordsim353", "simlex999", "analogy")})
-            print(f"{order:>8} {updates:>28} seed {seed}: WordSim-353 {runs[-1]['wordsim353']:.4f}  "
-                  f"SimLex-999 {runs[-1]['simlex999']:.4f}  analogy {runs[-1]['analogy']:.4f}", flush=True)
-        mean = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
-        results.append({"order": order, "updates": updates, "mean": mean, "runs": runs})
-        print(f"{order:>8} {updates:>28}   mean: WordSim-353 {mean['wordsim353']:.4f}  "
-              f"SimLex-999 {mean['simlex999']:.4f}  analogy {mean['analogy']:.4f}", flush=True)
-    from bench.skipgram_vs_gensim import gensim_word2vec
-
-    gensim_results = []
+        row = _over_seeds(f"{order:>9} {updates:>28}", args.seeds, lambda seed: evaluate_vectors(
+            keyed_vectors(vocab, word_vectors(ids, sentence_ids, vocab, order, updates, seed))))
+        results.append({"order": order, "updates": updates, **row})
     for order, arrange in GENSIM_ORDERS.items():
-        runs = []
-        for seed in range(args.seeds):
-            scores = gensim_word2vec(arrange(sentences, seed), "skipgram", seed)
-            runs.append({key: scores[key] for key in ("wordsim353", "simlex999", "analogy")})
-            print(f"  gensim {order:>9} seed {seed}: WordSim-353 {runs[-1]['wordsim353']:.4f}  "
-                  f"SimLex-999 {runs[-1]['simlex999']:.4f}  analogy {runs[-1]['analogy']:.4f}", flush=True)
-        mean = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
-        gensim_results.append({"order": order, "mean": mean, "runs": runs})
-        print(f"  gensim {order:>9}   mean: WordSim-353 {mean['wordsim353']:.4f}  SimLex-999 {mean['simlex999']:.4f}  "
-              f"analogy {mean['analogy']:.4f}", flush=True)
+        row = _over_seeds(f"{'gensim ' + order:>38}", args.seeds,
+                          lambda seed: gensim_word2vec(arrange(sentences, seed), "skipgram", seed))
+        gensim_results.append({"order": order, **row})
     write_results("skipgram_update_order", {
         "corpus": str(args.corpus), "settings": {**SETTINGS, "lr": [LR, MIN_LR], "batch": BATCH},
         "seeds": args.seeds, "results": results, "gensim": gensim_results})
