@@ -213,16 +213,41 @@ def _corpus(args):
     return path, sentences
 
 
+def default_threads():
+    """All cores but one: the input pipeline keeps one core to itself."""
+    return max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def use_threads(threads):
+    """Run TF's ops on ``threads`` threads. The XLA step on 2048 pairs is too small to split well:
+    on 2 cores, 1 thread for it and 1 for the pipeline trains 1.4-1.5x faster than TF's default
+    of both for each. TF takes the setting only before it starts; where it runs already (a test
+    process, a second training in one process) the setting it has stays, and is logged."""
+    import tensorflow as tf
+
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        logging.getLogger(__name__).info("TF already runs: its op threads stay at %s, not %s",
+                                         tf.config.threading.get_intra_op_parallelism_threads() or "default",
+                                         threads)
+
+
 def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, negative=5, sample=1e-3,
-                epochs=5, batch_size=2048, lr=0.025, min_lr=0.0001, seed=0, distribute="default", verbose=1):
-    """Train on an encoded corpus. Returns ``net``, ``history``, ``tokens`` (corpus tokens trained
-    on), ``seconds`` (first batch to last), ``wall_seconds`` (until ``fit`` returned: sometimes a
-    few seconds more, while tf.distribute's input iterator shuts down) and ``curve`` [(tokens, loss)]."""
+                epochs=5, batch_size=2048, lr=0.025, min_lr=0.0001, seed=0, distribute="default", verbose=1,
+                shuffle_span=text.SHUFFLE_SPAN, threads=None):
+    """Train on an encoded corpus (on ``threads`` op threads, default all cores but one). Returns
+    ``net``, ``history``, ``tokens`` (corpus tokens trained on), ``seconds`` (first batch to
+    last), ``wall_seconds`` (until ``fit`` returned: sometimes a few seconds more, while
+    tf.distribute's input iterator shuts down) and ``curve`` [(tokens, loss)]."""
+    use_threads(threads or default_threads())
     import keras
 
     keras.utils.set_random_seed(seed)
     dataset, steps = text.training_dataset(ids, sentence_ids, vocab, model, window, negative, sample,
-                                           batch_size, seed)
+                                           batch_size, seed, shuffle_span)
     # one Keras epoch = one pass over the corpus, rounded to whole calls of STEPS_PER_CALL batches
     steps = max(STEPS_PER_CALL, round(steps / STEPS_PER_CALL) * STEPS_PER_CALL)
     with strategy(distribute).scope():
@@ -253,7 +278,8 @@ def train(args):
     vocab.save(out / "vocab.tsv")
 
     fit = fit_vectors(ids, sentence_ids, vocab, args.model, args.dim, args.window, args.negative, args.sample,
-                      args.epochs, args.batch_size, args.lr, args.min_lr, args.seed, args.distribute, args.verbose)
+                      args.epochs, args.batch_size, args.lr, args.min_lr, args.seed, args.distribute, args.verbose,
+                      args.shuffle_span, args.threads)
     save_keras(fit.net, out / "model.keras")
 
     metrics = evaluate_vectors(keyed_vectors(vocab, word_vectors(fit.net)))
@@ -446,11 +472,17 @@ def main(argv=None):
     p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0: off)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=2048)
+    p.add_argument("--shuffle-span", type=int, default=text.SHUFFLE_SPAN,
+                   help="centre words are shuffled within spans of this many subsampled tokens, spans "
+                        "in corpus order, as word2vec reads a corpus in order (1: no shuffling; "
+                        "more than a chunk of 1,048,576 tokens: each chunk shuffled whole)")
     p.add_argument("--lr", type=float, default=0.025, help="SGD step per example, decays linearly")
     p.add_argument("--min-lr", type=float, default=0.0001)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="run folder (default runs/skipgram/<timestamp>)")
     p.add_argument("--distribute", choices=["default", "mirrored", "multiworker"], default="default")
+    p.add_argument("--threads", type=int, default=default_threads(),
+                   help="threads for the training step (default: all cores but one, which makes the batches)")
     p.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity (1 = progress bar)")
     p.set_defaults(func=train)
 
@@ -470,7 +502,7 @@ def main(argv=None):
     p.set_defaults(func=export)
 
     args = parser.parse_args(argv)
-    for name in ("epochs", "dim", "window", "negative", "min_count", "batch_size", "k"):
+    for name in ("epochs", "dim", "window", "negative", "min_count", "batch_size", "shuffle_span", "threads", "k"):
         if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     try:

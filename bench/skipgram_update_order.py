@@ -8,9 +8,11 @@ subsampling and count^0.75 negatives), dim 100, 5 negatives, 5 epochs, lr 0.025 
 linearly to 0.0001. What varies:
 - ``order``: ``corpus`` (sentence after sentence, centre after centre, each context word
   predicting its centre: gensim, word2vec.c), ``shuffled`` (those pairs in random order),
-  ``ours`` (our pipeline's: centres in random order, the centre predicting each context word,
-  all pairs at offset -5 first, then -4, ... +5), ``centres`` (as ours, but each centre's pairs
-  together), ``streams`` (corpus order dealt over 2048 streams: batch b holds pair b of each of
+  ``ours`` (our pipeline's: centres shuffled within spans of ``datasets.text.SHUFFLE_SPAN``
+  subsampled tokens, spans in corpus order, the centre predicting each context word, in each
+  span all pairs at offset -5 first, then -4, ... +5), ``ours_unspanned`` (as ours, centres
+  shuffled over the whole pass: our pipeline before the spans), ``centres`` (as
+  ``ours_unspanned``, but each centre's pairs together), ``streams`` (corpus order dealt over 2048 streams: batch b holds pair b of each of
   2048 contiguous stretches), ``sentences`` (corpus order inside sentences, sentences in random
   order) or ``reversed`` (sentences in reverse order);
 - ``updates``: ``sequential`` (each pair updates the tables before the next is scored: gensim,
@@ -34,22 +36,26 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.skipgram_vs_gensim import SCORES, SETTINGS, gensim_word2vec  # noqa: E402  (that comparison's settings)
+from datasets.text import SHUFFLE_SPAN  # noqa: E402
 
 LR, MIN_LR, BATCH = 0.025, 0.0001, 2048
 CONFIGS = (("corpus", "sequential"), ("corpus", "batched"), ("corpus", "batched_positive_sequential"),
            ("corpus", "batched_centre_runs"), ("shuffled", "sequential"), ("shuffled", "batched"),
-           ("ours", "sequential"), ("ours", "batched"), ("corpus", "batched_exact_runs"), ("centres", "batched"),
-           ("streams", "batched"), ("sentences", "sequential"), ("reversed", "sequential"))
+           ("ours_unspanned", "sequential"), ("ours_unspanned", "batched"), ("corpus", "batched_exact_runs"),
+           ("centres", "batched"), ("streams", "batched"), ("sentences", "sequential"), ("reversed", "sequential"),
+           ("ours", "sequential"), ("ours", "batched"))
 UPDATES = {"sequential": 0, "batched": 1, "batched_positive_sequential": 2, "batched_centre_runs": 3,
            "batched_exact_runs": 4}
-ARRANGEMENTS = {"ours": 1, "centres": 2}  # how _pairs lays out an order; the others start from corpus order
+# how _pairs lays out an order (arrangement, span; 0: the whole pass); the others start from corpus order
+ARRANGEMENTS = {"ours": (1, SHUFFLE_SPAN), "ours_unspanned": (1, 0), "centres": (2, 0)}
 
 
 @numba.njit
-def _pairs(ids, sentence_ids, keep, window, seed, arrangement):
+def _pairs(ids, sentence_ids, keep, window, seed, arrangement, span):
     """One pass: (input, true word) pairs, in corpus order and gensim's arrangement (0) or with
-    centres in random order, the centre predicting its context words: offset by offset (1, our
-    pipeline's) or centre by centre (2)."""
+    centres in random order within spans of ``span`` kept tokens (0: the whole pass), the centre
+    predicting its context words: offset by offset within each span (1, our pipeline's) or
+    centre by centre (2)."""
     np.random.seed(seed)
     kept = np.empty(len(ids), np.int64)
     sentence = np.empty(len(ids), np.int64)
@@ -63,16 +69,19 @@ def _pairs(ids, sentence_ids, keep, window, seed, arrangement):
     reach = np.random.randint(1, window + 1, m)
     p = 0
     if arrangement:
-        centres = np.random.permutation(m)
-        for step in range(len(centres) * (2 * window + 1)):
-            if arrangement == 1:  # all centres at offset -window, then the next offset, ...
-                i, offset = centres[step % m], step // m - window
-            else:
-                i, offset = centres[step // (2 * window + 1)], step % (2 * window + 1) - window
-            j = i + offset
-            if offset != 0 and abs(offset) <= reach[i] and 0 <= j < m and sentence[j] == sentence[i]:
-                inputs[p], truth[p] = kept[i], kept[j]  # the centre predicts the context word
-                p += 1
+        span = span if 0 < span < m else max(m, 1)
+        for start in range(0, m, span):
+            n = min(span, m - start)
+            centres = start + np.random.permutation(n)
+            for step in range(n * (2 * window + 1)):
+                if arrangement == 1:  # all centres at offset -window, then the next offset, ...
+                    i, offset = centres[step % n], step // n - window
+                else:
+                    i, offset = centres[step // (2 * window + 1)], step % (2 * window + 1) - window
+                j = i + offset
+                if offset != 0 and abs(offset) <= reach[i] and 0 <= j < m and sentence[j] == sentence[i]:
+                    inputs[p], truth[p] = kept[i], kept[j]  # the centre predicts the context word
+                    p += 1
         return inputs[:p], truth[:p]
     for i in range(m):
         for j in range(max(0, i - reach[i]), min(m, i + reach[i] + 1)):
@@ -164,7 +173,7 @@ def word_vectors(ids, sentence_ids, vocab, order, updates, seed):
             picked = rng.permutation(len(sentences)) if order == "sentences" else range(len(sentences) - 1, -1, -1)
             tokens = np.concatenate([sentences[k] for k in picked])
         inputs, truth = _pairs(ids[tokens], sentence_ids[tokens], keep, SETTINGS["window"], seed * 1000 + epoch,
-                               ARRANGEMENTS.get(order, 0))
+                               *ARRANGEMENTS.get(order, (0, 0)))
         if order == "shuffled":
             permutation = rng.permutation(len(inputs))
             inputs, truth = inputs[permutation], truth[permutation]

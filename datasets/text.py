@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 
 FORMATS = ("text", "lines", "brown", "text8")
+# Training shuffles the centre words within spans of this many (subsampled) tokens, spans in corpus
+# order; a 2048-pair batch then mixes ~1700 sentences of Brown. See ``training_dataset``.
+SHUFFLE_SPAN = 65536
 PAD = "<pad>"  # id 0: padding of CBOW context windows, and the id of unknown words in lookups
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
@@ -176,7 +179,7 @@ class Vocabulary:
 
 
 def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negative=5, sample=1e-3,
-                     batch_size=2048, seed=0, chunk_tokens=1 << 20):
+                     batch_size=2048, seed=0, shuffle_span=SHUFFLE_SPAN, chunk_tokens=1 << 20):
     """``(dataset, batches_per_pass)``: an endless ``tf.data.Dataset`` of
     ``((inputs, candidates), tokens)`` batches, pass after pass over the corpus, each pass a new
     draw (the same seed gives the same passes), and the number of batches in the first pass (for
@@ -184,7 +187,12 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
 
     Each pass subsamples frequent words, draws a window size b in 1..window per centre word
     (nearer words are used more often) and pairs each centre with the words within b of it in the
-    same sentence, centres in random order. ``inputs`` is the centre id ``[B]`` (skip-gram) or its
+    same sentence. The centres are shuffled within spans of ``shuffle_span`` kept tokens, and the
+    spans follow the corpus: word2vec reads a corpus in order, and on Brown that order is worth
+    ~0.025 of SimLex-999 (bench/README.md), while within a span a batch mixes ~1700 sentences, so
+    its summed steps do not pile up on the words of one text. Skip-gram pairs then go offset by
+    offset within each span, so a batch holds ~batch_size different centres.
+    ``inputs`` is the centre id ``[B]`` (skip-gram) or its
     context ids ``[B, 2 * window]`` padded with 0 (CBOW); ``candidates [B, 1 + negative]`` holds
     the true word in column 0 and ids drawn from count^0.75; ``tokens`` is the number of corpus
     tokens the batch stands for (they add up to ``len(ids)`` per pass: for learning-rate decay
@@ -213,7 +221,12 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         kept = tf.random.stateless_uniform(tf.shape(words), seeds[0]) < tf.gather(keep_t, words)
         words, sentence = words[kept], sentence[kept]
         size = tf.shape(words)[0]
-        order = tf.random.experimental.stateless_shuffle(tf.range(size), seeds[1])
+        span = tf.clip_by_value(shuffle_span, 1, tf.maximum(size, 1))
+        spans = -(-size // span)
+        # sorted by (span, uniform draw): shuffled within spans, spans in corpus order
+        keys = tf.cast(tf.range(size) // span, tf.float64) + tf.random.stateless_uniform([size], seeds[1],
+                                                                                        dtype=tf.float64)
+        order = tf.argsort(keys)
         reach = tf.random.stateless_uniform([size], seeds[2], 1, window + 1, tf.int32)
         other = order[:, None] + offsets  # [size, 2 * window] positions around each centre
         inside = (other >= 0) & (other < size)
@@ -221,10 +234,14 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         centre = tf.gather(words, order)
         valid = (inside & (abs(offsets) <= reach[:, None])
                  & (tf.gather(sentence, other) == tf.gather(sentence, order)[:, None]))
-        if model == "skipgram":  # offset by offset, so a batch holds ~batch_size different centres
-            by_offset = tf.transpose(valid)
-            inputs = tf.transpose(tf.broadcast_to(centre[:, None], tf.shape(other)))[by_offset]
-            truth = tf.transpose(tf.gather(words, other))[by_offset]
+        if model == "skipgram":
+            def span_by_offset(x):  # [size, 2 * window] -> [spans, 2 * window, span], padded rows invalid
+                x = tf.pad(x, [[0, spans * span - size], [0, 0]])
+                return tf.transpose(tf.reshape(x, [spans, span, 2 * window]), [0, 2, 1])
+
+            by_offset = span_by_offset(valid)
+            inputs = span_by_offset(tf.broadcast_to(centre[:, None], tf.shape(other)))[by_offset]
+            truth = span_by_offset(tf.gather(words, other))[by_offset]
         else:
             contexts = tf.where(valid, tf.gather(words, other), 0)
             has_context = tf.reduce_any(valid, axis=1)

@@ -168,3 +168,22 @@ def test_cbow_contexts_are_padded_windows():
     got = {vocab.words[t]: sorted(vocab.words[c] for c in row if c) for row, t in zip(contexts, candidates[:, 0])}
     assert got == {"a": ["b"], "b": ["a", "c"], "c": ["b"], "e": ["f"], "f": ["e"]}  # "d" has no context
     assert contexts.shape[1] == 2
+
+
+def test_centres_are_shuffled_within_spans_in_corpus_order():
+    sentences = [[f"p{10 * s + i:04d}" for i in range(10)] for s in range(300)]  # id - 1 = position
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    centres, candidates, _ = _batches(text.training_dataset(ids, sentence_ids, vocab, window=1, sample=0,
+                                                         batch_size=64, shuffle_span=100))
+    span = (centres - 1) // 100
+    assert np.all(np.diff(span) >= 0) and set(span) == set(range(30))  # spans in order, none lost
+    for k in range(30):
+        inside = span == k
+        offsets = candidates[inside, 0] - centres[inside]
+        assert set(offsets) == {-1, 1} and np.all(np.diff(offsets) >= 0)  # offset by offset
+        first = centres[inside][offsets == -1]
+        assert set(first) == set(range(100 * k + 1, 100 * k + 101)) - set(range(1, 3001, 10))
+        assert not np.all(np.diff(first) > 0)  # shuffled within the span
+    whole = _batches(text.training_dataset(ids, sentence_ids, vocab, window=1, sample=0, shuffle_span=10**6))[0]
+    assert not np.all(np.diff((whole - 1) // 100) >= 0)  # a span longer than the corpus: all shuffled
