@@ -24,7 +24,7 @@ from apps.common import atomic_path, read_json, run_dir, save_keras, strategy, w
 from datasets import text  # noqa: E402
 
 ANALOGY_VOCAB = 30_000  # analogy answers are searched among this many most frequent words
-STEPS_PER_CALL = 16  # training steps per call into TF: a step on 2048 examples takes about 1 ms
+EXAMPLES_PER_CALL = 32768  # training examples per call into TF (steps_per_execution): a step takes 1-3 ms
 
 
 def embedded_corpus():
@@ -56,12 +56,13 @@ def build_model(kind, vocab_size, dim, window):
     return keras.Model([inputs, candidates], tables([inputs, candidates]), name=kind)
 
 
-def trainer(net, total_tokens, lr, min_lr):
+def trainer(net, total_tokens, lr, min_lr, steps_per_call=1):
     """``net`` wrapped for word2vec's SGD: the per-example losses of a batch are summed (each
     example takes a step of size lr, as in word2vec.c), and lr falls linearly from ``lr`` to
     ``min_lr`` with the corpus tokens seen over the whole training. For CBOW, as word2vec.c and
     gensim do, every context word receives the whole error of the mean of the context vectors
-    (not the mean's gradient, which is that error divided by the number of context words)."""
+    (not the mean's gradient, which is that error divided by the number of context words).
+    ``steps_per_call`` steps run per call into TF."""
     import keras
     import tensorflow as tf
 
@@ -108,7 +109,7 @@ def trainer(net, total_tokens, lr, min_lr):
     model = Word2VecTrainer()
     # XLA fuses the gathers, products and scatters (2-3x faster than TF's kernels here)
     model.compile(keras.optimizers.SGD(learning_rate=model.learning_rate), jit_compile=True,
-                  steps_per_execution=STEPS_PER_CALL)
+                  steps_per_execution=steps_per_call)
     return model
 
 
@@ -219,7 +220,7 @@ def default_threads():
 
 
 def use_threads(threads):
-    """Run TF's ops on ``threads`` threads. The XLA step on 2048 pairs is too small to split well:
+    """Run TF's ops on ``threads`` threads. The XLA step on 1024 pairs is too small to split well:
     on 2 cores, 1 thread for it and 1 for the pipeline trains 1.4-1.5x faster than TF's default
     of both for each. TF takes the setting only before it starts; where it runs already (a test
     process, a second training in one process) the setting it has stays, and is logged."""
@@ -236,7 +237,7 @@ def use_threads(threads):
 
 
 def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, negative=5, sample=1e-3,
-                epochs=5, batch_size=2048, lr=0.025, min_lr=0.0001, seed=0, distribute="default", verbose=1,
+                epochs=5, batch_size=1024, lr=0.025, min_lr=0.0001, seed=0, distribute="default", verbose=1,
                 shuffle_span=text.SHUFFLE_SPAN, threads=None):
     """Train on an encoded corpus (on ``threads`` op threads, default all cores but one). Returns
     ``net``, ``history``, ``tokens`` (corpus tokens trained on), ``seconds`` (first batch to
@@ -248,11 +249,12 @@ def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, n
     keras.utils.set_random_seed(seed)
     dataset, steps = text.training_dataset(ids, sentence_ids, vocab, model, window, negative, sample,
                                            batch_size, seed, shuffle_span)
-    # one Keras epoch = one pass over the corpus, rounded to whole calls of STEPS_PER_CALL batches
-    steps = max(STEPS_PER_CALL, round(steps / STEPS_PER_CALL) * STEPS_PER_CALL)
+    # one Keras epoch = one pass over the corpus, rounded to whole calls into TF
+    per_call = max(1, EXAMPLES_PER_CALL // batch_size)
+    steps = max(per_call, round(steps / per_call) * per_call)
     with strategy(distribute).scope():
         net = build_model(model, len(vocab), dim, window)
-        trainer_model = trainer(net, len(ids) * epochs, lr, min_lr)
+        trainer_model = trainer(net, len(ids) * epochs, lr, min_lr, per_call)
     progress = _progress_callback(trainer_model)
     start = time.perf_counter()
     history = trainer_model.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress],
@@ -471,7 +473,7 @@ def main(argv=None):
     p.add_argument("--max-vocab", type=int)
     p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0: off)")
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=2048)
+    p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--shuffle-span", type=int, default=text.SHUFFLE_SPAN,
                    help="centre words are shuffled within spans of this many subsampled tokens, spans "
                         "in corpus order, as word2vec reads a corpus in order (1: no shuffling; "

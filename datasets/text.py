@@ -18,7 +18,7 @@ import numpy as np
 
 FORMATS = ("text", "lines", "brown", "text8")
 # Training shuffles the centre words within spans of this many (subsampled) tokens, spans in corpus
-# order; a 2048-pair batch then mixes ~1700 sentences of Brown. See ``training_dataset``.
+# order; a 1024-pair batch then mixes ~900 sentences of Brown. See ``training_dataset``.
 SHUFFLE_SPAN = 65536
 PAD = "<pad>"  # id 0: padding of CBOW context windows, and the id of unknown words in lookups
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -179,7 +179,7 @@ class Vocabulary:
 
 
 def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negative=5, sample=1e-3,
-                     batch_size=2048, seed=0, shuffle_span=SHUFFLE_SPAN, chunk_tokens=1 << 20):
+                     batch_size=1024, seed=0, shuffle_span=SHUFFLE_SPAN, chunk_tokens=1 << 20):
     """``(dataset, batches_per_pass)``: an endless ``tf.data.Dataset`` of
     ``((inputs, candidates), tokens)`` batches, pass after pass over the corpus, each pass a new
     draw (the same seed gives the same passes), and the number of batches in the first pass (for
@@ -189,7 +189,7 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
     (nearer words are used more often) and pairs each centre with the words within b of it in the
     same sentence. The centres are shuffled within spans of ``shuffle_span`` kept tokens, and the
     spans follow the corpus: word2vec reads a corpus in order, and on Brown that order is worth
-    ~0.025 of SimLex-999 (bench/README.md), while within a span a batch mixes ~1700 sentences, so
+    ~0.025 of SimLex-999 (bench/README.md), while within a span a batch mixes ~900 sentences, so
     its summed steps do not pile up on the words of one text. Skip-gram pairs then go offset by
     offset within each span, so a batch holds ~batch_size different centres.
     ``inputs`` is the centre id ``[B]`` (skip-gram) or its
