@@ -216,7 +216,8 @@ def _corpus(args):
 
 def default_threads():
     """All cores but one: the input pipeline keeps one core to itself."""
-    return max(1, len(os.sched_getaffinity(0)) - 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 def use_threads(threads):
