@@ -484,7 +484,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="run folder (default runs/skipgram/<timestamp>)")
     p.add_argument("--distribute", choices=["default", "mirrored", "multiworker"], default="default")
-    p.add_argument("--threads", type=int, default=default_threads(),
+    p.add_argument("--threads", type=int,
                    help="threads for the training step (default: all cores but one, which makes the batches)")
     p.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity (1 = progress bar)")
     p.set_defaults(func=train)

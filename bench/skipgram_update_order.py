@@ -1,4 +1,4 @@
-"""Why our skip-gram trails gensim on SimLex-999: the same word2vec SGD, replayed in NumPy (numba)
+"""Where gensim's lead on SimLex-999 came from: the same word2vec SGD, replayed in NumPy (numba)
 with the order of the pairs and the timing of the updates varied, scored by our evaluation.
 
     python -m bench.skipgram_update_order --corpus ../shared/data/text/brown.zip [--seeds 3]
@@ -12,13 +12,15 @@ linearly to 0.0001. What varies:
   subsampled tokens, spans in corpus order, the centre predicting each context word, in each
   span all pairs at offset -5 first, then -4, ... +5), ``ours_unspanned`` (as ours, centres
   shuffled over the whole pass: our pipeline before the spans), ``centres`` (as
-  ``ours_unspanned``, but each centre's pairs together), ``streams`` (corpus order dealt over 2048 streams: batch b holds pair b of each of
-  2048 contiguous stretches), ``sentences`` (corpus order inside sentences, sentences in random
-  order) or ``reversed`` (sentences in reverse order);
+  ``ours_unspanned``, but each centre's pairs together), ``streams`` (corpus order dealt over
+  2048 streams: batch b holds pair b of each of 2048 contiguous stretches), ``sentences``
+  (corpus order inside sentences, sentences in random order) or ``reversed`` (sentences in
+  reverse order);
 - ``updates``: ``sequential`` (each pair updates the tables before the next is scored: gensim,
   word2vec.c), ``batched`` (2048 pairs scored against the same tables, their updates summed: our
-  trainer), ``batched_positive_sequential`` (batched, except the true word's context vector,
-  which is updated pair by pair), ``batched_centre_runs`` (batched, but each pair sees, to
+  trainer's update, though it now takes batches of 1024), ``batched_positive_sequential``
+  (batched, except the true word's context vector, which is updated pair by pair),
+  ``batched_centre_runs`` (batched, but each pair sees, to
   first order, the steps that the earlier pairs of its centre made to the centre's context
   vector: what a batched trainer could compute) or ``batched_exact_runs`` (those steps taken
   exactly, pair by pair within the centre's run).
