@@ -91,9 +91,10 @@ def trainer(net, total_tokens, lr, min_lr, steps_per_call=1):
 
         def train_step(self, data):
             (inputs, candidates), tokens = data
+            real = tf.cast(candidates[:, 0] > 0, tf.float32)  # 0: an example padding the last batch
             with tf.GradientTape() as tape:
                 losses = negative_sampling_loss(None, self.net([inputs, candidates], training=True))
-                total = tf.reduce_sum(losses)
+                total = tf.reduce_sum(losses * real)
             variables = [tables.target_embeddings, tables.context_embeddings]
             target_grad, context_grad = tape.gradient(total, variables)
             if cbow:  # rows of target_grad follow inputs [B, W] row by row
@@ -103,7 +104,7 @@ def trainer(net, total_tokens, lr, min_lr, steps_per_call=1):
                                                target_grad.dense_shape)
             self.optimizer.apply([target_grad, context_grad], variables)
             self.tokens_seen.assign_add(tf.reduce_sum(tokens))
-            self.loss_tracker.update_state(losses)
+            self.loss_tracker.update_state(losses, sample_weight=real)
             return {"loss": self.loss_tracker.result()}
 
     model = Word2VecTrainer()

@@ -196,7 +196,10 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
     context ids ``[B, 2 * window]`` padded with 0 (CBOW); ``candidates [B, 1 + negative]`` holds
     the true word in column 0 and ids drawn from count^0.75; ``tokens`` is the number of corpus
     tokens the batch stands for (they add up to ``len(ids)`` per pass: for learning-rate decay
-    and words/s). Everything runs in TF ops, on chunks of ``chunk_tokens`` tokens.
+    and words/s). Every batch has ``batch_size`` rows: the last batch of each chunk is padded with
+    examples whose ids are all 0 (PAD, never a true word), which trainers must leave out.
+    Everything runs in TF ops, a chunk of ``chunk_tokens`` tokens at a time, the next chunk made
+    while the batches of the current one are consumed.
     """
     import tensorflow as tf
 
@@ -208,12 +211,13 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
     chunks = max(1, -(-n // chunk_tokens))
     ids_t, sentences_t = tf.constant(ids, tf.int32), tf.constant(sentence_ids, tf.int32)
     keep_t = tf.constant(vocab.keep_probabilities(sample))
-    cdf_t = tf.constant(vocab.negative_cdf(), tf.float32)  # small: searched from cache, per batch
+    cdf_t = tf.constant(vocab.negative_cdf(), tf.float32)
     offsets = tf.constant([d for d in range(-window, window + 1) if d], tf.int32)
 
-    def examples(pass_seed, chunk):
-        """Batches of (inputs, true word, tokens it stands for) of one chunk in one pass."""
-        seeds = tf.random.experimental.stateless_split(tf.stack([pass_seed, chunk]), 3)
+    def chunk_batches(pass_seed, chunk):
+        """One chunk of one pass as its n batches: ``((inputs [n, B, ...], candidates [n, B, 1 + negative]),
+        tokens [n])``."""
+        seeds = tf.random.experimental.stateless_split(tf.stack([pass_seed, chunk]), 4)
         start = tf.cast(chunk, tf.int32) * chunk_tokens
         words = ids_t[start:start + chunk_tokens]
         sentence = sentences_t[start:start + chunk_tokens]
@@ -247,33 +251,31 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
             has_context = tf.reduce_any(valid, axis=1)
             inputs, truth = contexts[has_context], centre[has_context]
         count = tf.shape(truth)[0]
-        per_example = tokens / tf.cast(tf.maximum(count, 1), tf.float32)
-        # whole batches by reshaping (slicing example by example would cost more than training)
-        full = count // batch_size * batch_size
-        whole = tf.data.Dataset.from_tensor_slices((
-            tf.reshape(inputs[:full], tf.concat([[-1, batch_size], tf.shape(inputs)[1:]], 0)),
-            tf.reshape(truth[:full], [-1, batch_size])))
-        rest = tf.data.Dataset.from_tensors((inputs[full:], truth[full:])).filter(lambda x, t: tf.size(t) > 0)
-        return whole.concatenate(rest).map(
-            lambda x, t: (x, t, tf.cast(tf.shape(t)[0], tf.float32) * per_example))
-
-    negatives_seed = tf.random.experimental.stateless_split(tf.constant([seed, 1], tf.int64), 1)[0]
-
-    def with_negatives(index, batch):
-        inputs, truth, tokens = batch
-        draws = tf.random.stateless_uniform([tf.shape(truth)[0] * negative],
-                                            tf.random.experimental.stateless_fold_in(negatives_seed, index))
+        draws = tf.random.stateless_uniform([count * negative], seeds[3])
         negatives = tf.minimum(tf.searchsorted(cdf_t, draws, side="right"), len(vocab) - 1)
-        return (inputs, tf.concat([truth[:, None], tf.reshape(negatives, [-1, negative])], 1)), tokens
+        candidates = tf.concat([truth[:, None], tf.reshape(negatives, [-1, negative])], 1)
+        # whole batches by reshaping, the last one padded with examples of id 0 (PAD): every batch
+        # has one shape (the XLA step compiles once, not once per pass) and tf.data only slices
+        batches = -(-count // batch_size)
+
+        def batched(x):
+            x = tf.pad(x, [[0, batches * batch_size - count]] + [[0, 0]] * (len(x.shape) - 1))
+            return tf.reshape(x, tf.concat([[batches, batch_size], tf.shape(x)[1:]], 0))
+
+        real = tf.minimum(batch_size, count - tf.range(batches) * batch_size)
+        per_example = tokens / tf.cast(tf.maximum(count, 1), tf.float32)
+        return (batched(inputs), batched(candidates)), tf.cast(real, tf.float32) * per_example
 
     def passes(count=None):
         seeds = tf.data.Dataset.random(seed=seed)
         seeds = seeds.take(count) if count else seeds
-        return seeds.flat_map(lambda s: tf.data.Dataset.range(chunks).map(lambda c: (s, c))).flat_map(examples)
+        return seeds.flat_map(lambda s: tf.data.Dataset.range(chunks).map(lambda c: (s, c)))
 
-    batches_per_pass = int(passes(1).reduce(0, lambda total, _: total + 1))
+    batches_per_pass = int(passes(1).map(chunk_batches).reduce(0, lambda total, b: total + tf.shape(b[1])[0]))
     options = tf.data.Options()  # one thread makes the batches, the training step has the rest
     options.threading.max_intra_op_parallelism = 1
     options.threading.private_threadpool_size = 1
-    dataset = passes().enumerate().map(with_negatives).prefetch(tf.data.AUTOTUNE).with_options(options)
+    # the next chunk is made while the batches of this one train (a pass of Brown is one chunk)
+    dataset = (passes().map(chunk_batches).prefetch(1).flat_map(lambda *b: tf.data.Dataset.from_tensor_slices(b))
+               .prefetch(tf.data.AUTOTUNE).with_options(options))
     return dataset, batches_per_pass

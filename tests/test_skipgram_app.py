@@ -165,7 +165,8 @@ def _random_tables(kind, vocab_size, dim, seed):
 
 def test_sgd_step_matches_word2vec_update():
     """One batch: every example's gradient of -log s(u.v_o) - sum_k log s(-u.v_k), times lr,
-    summed over the batch (word2vec's per-example steps, taken together)."""
+    summed over the batch (word2vec's per-example steps, taken together); the examples that pad
+    a batch (all ids 0) change nothing."""
     import keras
     import tensorflow as tf
 
@@ -176,11 +177,16 @@ def test_sgd_step_matches_word2vec_update():
     centres = np.array([1, 2, 1, 5], np.int32)
     candidates = np.array([[2, 3, 4], [1, 1, 7], [3, 2, 9], [6, 10, 1]], np.int32)
     model = trainer(net, total_tokens=1e9, lr=lr, min_lr=lr)
-    data = tf.data.Dataset.from_tensors(((centres, candidates), np.float32(4.0)))
+    padded = (np.pad(centres, [0, 2]), np.pad(candidates, [[0, 2], [0, 0]]))
+    data = tf.data.Dataset.from_tensors((padded, np.float32(4.0)))
     model.fit(data, epochs=1, verbose=0, shuffle=False)
 
     new_target, new_context = target.copy(), context.copy()
     sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    losses = []
+    for c, cands in zip(centres, candidates):
+        u = target[c]
+        losses.append(-np.log(sigmoid(u @ context[cands[0]])) - np.log(sigmoid(-context[cands[1:]] @ u)).sum())
     for c, cands in zip(centres, candidates):
         u = target[c]
         for j, k in enumerate(cands):
@@ -191,6 +197,7 @@ def test_sgd_step_matches_word2vec_update():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.context_embeddings), new_context, atol=1e-5)
     assert float(model.tokens_seen) == 4.0
     assert float(model.learning_rate()) == pytest.approx(lr)
+    assert float(model.loss_tracker.result()) == pytest.approx(np.mean(losses), rel=1e-5)  # real examples only
 
 
 def test_cbow_step_gives_every_context_word_the_whole_error():

@@ -82,15 +82,38 @@ def _corpus(seed=0, sentences=200, vocab_size=50):
 
 
 def _batches(result, passes=1):
-    """Inputs and candidates of the first ``passes`` passes of ``training_dataset``; checks that
-    the batches of each pass stand for the corpus' tokens."""
+    """Inputs and candidates of the first ``passes`` passes of ``training_dataset``, without the
+    examples that pad batches, and the tokens the batches of a pass stand for. Checks that every
+    batch has one shape."""
     ds, per_pass = result
-    inputs, candidates, tokens = [], [], []
+    inputs, candidates, tokens, shapes = [], [], [], set()
     for (x, c), t in ds.take(per_pass * passes):
-        inputs.append(x.numpy())
-        candidates.append(c.numpy())
+        shapes.add((x.shape, c.shape))
+        real = c.numpy()[:, 0] > 0
+        inputs.append(x.numpy()[real])
+        candidates.append(c.numpy()[real])
         tokens.append(float(t))
+    assert len(shapes) == 1
     return np.concatenate(inputs), np.concatenate(candidates), sum(tokens) / passes
+
+
+def test_batches_have_one_shape_and_padding_closes_a_chunk():
+    sentences = _corpus(5)
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    ds, per_pass = text.training_dataset(ids, sentence_ids, vocab, batch_size=64, chunk_tokens=300)
+    batches = [(x.numpy(), c.numpy(), float(t)) for (x, c), t in ds.take(per_pass)]
+    assert {x.shape for x, _, _ in batches} == {(64,)} and {c.shape for _, c, _ in batches} == {(64, 6)}
+    real = [int((c[:, 0] > 0).sum()) for _, c, _ in batches]
+    padded = [i for i, n in enumerate(real) if n < 64]
+    assert len(padded) == -(-len(ids) // 300)  # the last batch of each chunk
+    for i in padded:
+        x, c = batches[i][:2]
+        assert np.all(c[:real[i], 0] > 0) and not x[real[i]:].any() and not c[real[i]:].any()
+    # a batch stands for tokens in proportion to its real examples; a pass for the whole corpus
+    assert sum(t for _, _, t in batches) == pytest.approx(len(ids), rel=1e-5)
+    per_example = {round(t / n, 4) for (_, _, t), n in zip(batches, real)}
+    assert len(per_example) == len(padded)  # one rate per chunk
 
 
 def test_skipgram_pairs_with_window_one_are_the_neighbours():
