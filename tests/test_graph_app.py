@@ -189,3 +189,23 @@ def test_steps_per_epoch_must_be_positive(trained):
     out = _cli("train", "--dataset", "SMALL", "--data-dir", str(root / "data"), "--steps-per-epoch", "0",
                env=env, check=False)
     assert out.returncode == 2 and "--steps-per-epoch must be at least 1" in out.stderr
+
+
+def test_a_fold_trains_whole_passes_several_steps_per_call():
+    """Calls of several steps (``steps_per_call``) still train one pass per epoch, and the
+    accuracy recorded per epoch is that of the held-out graphs, each counted once."""
+    from types import SimpleNamespace
+
+    from apps.graph import _fit_fold, steps_per_call
+
+    assert [steps_per_call(s) for s in (1, 9, 32, 100, 128, 67)] == [1, 9, 32, 50, 64, 1]
+    d = graphs.synthetic_graphs(60, seed=2)
+    train_idx, test_idx = np.arange(40), np.arange(40, 60)
+    args = SimpleNamespace(batch_size=8, seed=0, steps_per_epoch=None, distribute="default", model="gin",
+                           hidden=8, layers=3, dropout=0.0, lr=0.01, folds=1, epochs=2, verbose=0)
+    model, history, _, seen = _fit_fold(args, d, train_idx, test_idx, 0)
+    assert model.steps_per_execution == 5 and int(model.optimizer.iterations) == 10 and seen == 80
+    correct = 0
+    for inputs, labels in graphs.tf_dataset(d, test_idx, 7):
+        correct += int(np.sum(np.argmax(model(inputs, training=False), -1) == labels.numpy()))
+    assert history["val_accuracy"][-1] == pytest.approx(correct / len(test_idx))
