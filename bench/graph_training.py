@@ -29,7 +29,7 @@ def ours(dataset):
     from datasets import graphs
 
     model = build_model("gin", dataset.num_features, dataset.num_classes, HIDDEN, LAYERS, 0.5,
-                        stats=feature_stats(dataset, range(dataset.num_graphs)))
+                        stats=feature_stats(dataset, range(dataset.num_graphs)), symmetric_edges=dataset.symmetric)
     data = graphs.tf_dataset(dataset, range(dataset.num_graphs), BATCH, shuffle=True)
     compile_model(model, 0.01, len(data))  # as the app trains it (no decay within 50 epochs)
 

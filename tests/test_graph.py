@@ -139,6 +139,32 @@ def test_edges_sorted_by_receiver_give_the_same_outputs_and_gradients(rng, name)
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-4)
 
 
+@tf_only
+def test_gin_with_symmetric_edges_trains_with_the_same_gradients(rng):
+    """``symmetric_edges`` swaps autodiff's gradient of the neighbour sum for the sum itself:
+    equal on undirected graphs (listed both ways), and really used: wrong on directed ones."""
+    import tensorflow as tf
+
+    def outputs_and_gradients(layer, x, s, r):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer([x, s, r], training=True)
+            loss = tf.reduce_sum(out * tf.cos(out))
+        return [out] + tape.gradient(loss, [x] + layer.trainable_weights)
+
+    autodiff = _built("gin_train_eps", rng)
+    symmetric = layers.GINConv(U, eps=0.1, train_eps=True, symmetric_edges=True)
+    symmetric.build([(None, F), (None,), (None,)])
+    symmetric.set_weights(autodiff.get_weights())
+    assert layers.GINConv.from_config(symmetric.get_config()).symmetric_edges
+    undirected, directed = _undirected_batch(rng), _awkward_batch(rng)[:3]
+    for a, b in zip(*(outputs_and_gradients(layer, *map(tf.constant, undirected)) for layer in (autodiff, symmetric))):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-4)
+    a, b = (outputs_and_gradients(layer, *map(tf.constant, directed)) for layer in (autodiff, symmetric))
+    np.testing.assert_allclose(to_numpy(a[0]), to_numpy(b[0]), atol=1e-5)  # the forward pass is the same
+    assert not np.allclose(to_numpy(a[1]), to_numpy(b[1]), atol=1e-3)  # x's gradient is not
+
+
 @pytest.mark.parametrize("ids, segments", [([0, 0, 2, 2, 3], 6), ([3, 0, 2, 0, 2], 6), ([], 3), ([1, 1], 2)])
 def test_segment_sum_in_any_order(rng, ids, segments):
     data = rng.normal(size=(len(ids), 3)).astype("float32")

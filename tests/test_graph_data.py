@@ -91,6 +91,16 @@ def test_cache_is_reused_and_rebuilt_when_files_change(tmp_path):
     np.testing.assert_array_equal(changed.labels, [1, 1, 0])
 
 
+@pytest.mark.parametrize("edges, symmetric", [
+    (TOY["A"], True),
+    ("1, 2\n2, 1\n2, 3\n", False),  # 2 -> 3 without 3 -> 2
+    ("1, 2\n2, 1\n1, 2\n", False),  # 1 -> 2 twice, 2 -> 1 once
+    ("1, 1\n4, 5\n5, 4\n", True),  # a self-loop is its own reverse
+])
+def test_symmetric_means_every_edge_has_its_reverse_as_often(tmp_path, edges, symmetric):
+    assert graphs.read_tu(write_tu(tmp_path / "TOY", A=edges), "TOY").symmetric is symmetric
+
+
 def test_synthetic_graphs_are_deterministic_and_balanced():
     a, b = graphs.synthetic_graphs(120, seed=3), graphs.synthetic_graphs(120, seed=3)
     np.testing.assert_array_equal(a.senders, b.senders)

@@ -56,6 +56,7 @@ CASES = {
     "peephole_lstm": lambda: _sequence_model(layers.PeepholeLSTM(4, return_sequences=True)),
     "bidirectional": lambda: _sequence_model(keras.layers.Bidirectional(layers.PeepholeLSTM(4))),
     "gin": lambda: _graph_model(layers.GINConv(4, train_eps=True)),
+    "gin_symmetric_edges": lambda: _graph_model(layers.GINConv(4, symmetric_edges=True)),
     "gat": lambda: _graph_model(layers.GATConv(4, heads=2)),
     "cheb": lambda: _graph_model(layers.ChebConv(4, K=3)),
     "gcn": lambda: _graph_model(layers.GCNConv(4)),
