@@ -242,13 +242,15 @@ def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, n
                 epochs=5, batch_size=1024, lr=0.025, min_lr=0.0001, seed=0, distribute="default", verbose=1,
                 shuffle_span=text.SHUFFLE_SPAN, threads=None):
     """Train on an encoded corpus (on ``threads`` op threads, default all cores but one). Returns
-    ``net``, ``history``, ``tokens`` (corpus tokens trained on), ``seconds`` (first batch to
-    last), ``wall_seconds`` (until ``fit`` returned: sometimes a few seconds more, while
-    tf.distribute's input iterator shuts down) and ``curve`` [(tokens, loss)]."""
+    ``net``, ``history``, ``tokens`` (corpus tokens trained on), ``seconds`` (from making the
+    input pipeline, which counts a pass's batches, to the end of the last epoch),
+    ``wall_seconds`` (until ``fit`` returned: sometimes a few seconds more, while tf.distribute's
+    input iterator shuts down) and ``curve`` [(tokens, loss)]."""
     use_threads(threads or default_threads())
     import keras
 
     keras.utils.set_random_seed(seed)
+    setup = time.perf_counter()
     dataset, steps = text.training_dataset(ids, sentence_ids, vocab, model, window, negative, sample,
                                            batch_size, seed, shuffle_span)
     # one Keras epoch = one pass over the corpus, rounded to whole calls into TF
@@ -261,9 +263,9 @@ def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, n
     start = time.perf_counter()
     history = trainer_model.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress],
                                 verbose=verbose, shuffle=False)  # the pipeline shuffles each pass
-    wall_seconds = time.perf_counter() - start
+    wall_seconds = time.perf_counter() - setup
     tokens = float(keras.ops.convert_to_numpy(trainer_model.tokens_seen))
-    return types.SimpleNamespace(net=net, history=history, tokens=tokens, seconds=progress.seconds,
+    return types.SimpleNamespace(net=net, history=history, tokens=tokens, seconds=start - setup + progress.seconds,
                                  wall_seconds=wall_seconds, curve=progress.curve)
 
 

@@ -9,9 +9,9 @@ with ``workers=2`` (one per core here). The two take turns, seed by seed, in the
 gensim, ours, ours, gensim (timing on this shared machine drifts by 2x within minutes; each
 library's words/s is the median over all its runs). words/s = corpus tokens in the vocabulary x
 epochs (ours: the tokens its batches stood for, within 0.5% of that) / seconds of training
-(vocabulary building excluded for both; ours from Keras'
-train_begin to train_end, as fit sometimes needs seconds more to return while tf.distribute's
-input iterator shuts down: ``fit_wall_seconds`` has that time). Scores are those of each
+(vocabulary building excluded for both; ours from making the input pipeline, which draws a
+pass to count its batches, to Keras' train_end, as fit sometimes needs seconds more to return
+while tf.distribute's input iterator shuts down: ``fit_wall_seconds`` has that time). Scores are those of each
 seed's first run, by the same code for both (``apps.skipgram.evaluate_vectors``).
 """
 

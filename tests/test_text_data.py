@@ -116,6 +116,19 @@ def test_batches_have_one_shape_and_padding_closes_a_chunk():
     assert len(per_example) == len(padded)  # one rate per chunk
 
 
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_batches_per_pass_is_the_first_pass_exactly(model):
+    """The count is made from the first pass's draws without making its examples: its batches
+    stand for the whole corpus, and one batch fewer would not."""
+    sentences = _corpus(5)
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    ds, per_pass = text.training_dataset(ids, sentence_ids, vocab, model, batch_size=32, seed=5, chunk_tokens=300)
+    tokens = [float(t) for _, t in ds.take(per_pass)]
+    assert sum(tokens) == pytest.approx(len(ids), rel=1e-5)
+    assert sum(tokens[:-1]) < len(ids) - 0.5
+
+
 def test_skipgram_pairs_with_window_one_are_the_neighbours():
     sentences = _corpus()
     vocab = Vocabulary.build(sentences, min_count=1)
