@@ -46,7 +46,7 @@ class GraphDataset:
     @property
     def symmetric(self):
         """Whether every edge u -> v comes with its reverse v -> u, as often (undirected graphs
-        listed both ways, as TU datasets are): GIN then trains faster (``GINConv.symmetric_edges``)."""
+        listed both ways, as in MUTAG and PROTEINS): GIN then trains faster (``GINConv.symmetric_edges``)."""
         n = np.int64(len(self.node_graph))
         forward = np.sort(self.senders.astype(np.int64) * n + self.receivers)
         backward = np.sort(self.receivers.astype(np.int64) * n + self.senders)
