@@ -39,7 +39,7 @@ def interleaved(fns, repeats=10, warmup=2):
 def _cpu():
     """The CPU's model name and whether it has AVX-512: the machines here change, and with them
     every library's speed (on 2026-12-06, an AVX-512 machine where TF logs "oneDNN custom
-    operations are on", every library ran 1.5-1.9x faster than on 2026-12-01)."""
+    operations are on", every library ran 1.4-1.7x faster than on 2026-12-01)."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -10,6 +10,7 @@ import io
 import os
 import zipfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,11 @@ class GraphDataset:
         edge_graph = self.node_graph[self.senders] if len(self.senders) else np.zeros(0, np.int64)
         self.edge_offsets = np.concatenate([[0], np.cumsum(np.bincount(edge_graph, minlength=g))])
 
-    @property
+    @cached_property
     def symmetric(self):
         """Whether every edge u -> v comes with its reverse v -> u, as often (undirected graphs
-        listed both ways, as in MUTAG and PROTEINS): GIN then trains faster (``GINConv.symmetric_edges``)."""
+        listed both ways, as in MUTAG and PROTEINS): GIN then trains faster (``GINConv.symmetric_edges``).
+        Cached: the app asks once per fold, and it sorts every edge."""
         n = np.int64(len(self.node_graph))
         forward = np.sort(self.senders.astype(np.int64) * n + self.receivers)
         backward = np.sort(self.receivers.astype(np.int64) * n + self.senders)
