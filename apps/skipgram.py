@@ -24,7 +24,7 @@ from apps.common import atomic_path, read_json, run_dir, save_keras, strategy, w
 from datasets import text  # noqa: E402
 
 ANALOGY_VOCAB = 30_000  # analogy answers are searched among this many most frequent words
-EXAMPLES_PER_CALL = 32768  # training examples per call into TF (steps_per_execution): a step takes 1-3 ms
+EXAMPLES_PER_CALL = 32768  # training examples per call into TF (batches of one XLA loop): a batch takes ~0.5 ms
 
 
 def embedded_corpus():
@@ -56,13 +56,18 @@ def build_model(kind, vocab_size, dim, window):
     return keras.Model([inputs, candidates], tables([inputs, candidates]), name=kind)
 
 
-def trainer(net, total_tokens, lr, min_lr, steps_per_call=1):
+def trainer(net, total_tokens, lr, min_lr, batches_per_call=1, steps_per_execution=1):
     """``net`` wrapped for word2vec's SGD: the per-example losses of a batch are summed (each
     example takes a step of size lr, as in word2vec.c), and lr falls linearly from ``lr`` to
     ``min_lr`` with the corpus tokens seen over the whole training. For CBOW, as word2vec.c and
     gensim do, every context word receives the whole error of the mean of the context vectors
     (not the mean's gradient, which is that error divided by the number of context words).
-    ``steps_per_call`` steps run per call into TF."""
+    Each element of the training data is a call of ``batches_per_call`` batches ``((inputs [S, B, ...],
+    candidates [S, B, 1 + negative]), tokens [S])``, trained one after the other in one XLA loop:
+    Keras' ``steps_per_execution`` runs S steps as S XLA launches in a TF while loop, which on a
+    1024-example batch costs as much as the step itself. Under tf.distribute, where the
+    optimizer's cross-replica sync cannot sit in a loop, calls hold one batch and
+    ``steps_per_execution`` of them run per call into TF."""
     import keras
     import tensorflow as tf
 
@@ -83,7 +88,10 @@ def trainer(net, total_tokens, lr, min_lr, steps_per_call=1):
             return lr - (lr - min_lr) * done
 
         def call(self, inputs):
-            return self.net(inputs)
+            """Logits ``[S, B, 1 + negative]`` of a call's batches (Keras builds the model with it)."""
+            inputs, candidates = inputs
+            logits = self.net([keras.ops.reshape(x, (-1, *x.shape[2:])) for x in (inputs, candidates)])
+            return keras.ops.reshape(logits, keras.ops.shape(candidates))
 
         @property
         def metrics(self):
@@ -91,26 +99,36 @@ def trainer(net, total_tokens, lr, min_lr, steps_per_call=1):
 
         def train_step(self, data):
             (inputs, candidates), tokens = data
-            real = tf.cast(candidates[:, 0] > 0, tf.float32)  # 0: an example padding the last batch
-            with tf.GradientTape() as tape:
-                losses = negative_sampling_loss(None, self.net([inputs, candidates], training=True))
-                total = tf.reduce_sum(losses * real)
             variables = [tables.target_embeddings, tables.context_embeddings]
-            target_grad, context_grad = tape.gradient(total, variables)
-            if cbow:  # rows of target_grad follow inputs [B, W] row by row
-                counts = tf.reduce_sum(tf.cast(inputs > 0, tf.float32), axis=1, keepdims=True)
-                per_row = tf.reshape(tf.broadcast_to(counts, tf.shape(inputs)), [-1, 1])
-                target_grad = tf.IndexedSlices(target_grad.values * per_row, target_grad.indices,
-                                               target_grad.dense_shape)
-            self.optimizer.apply([target_grad, context_grad], variables)
-            self.tokens_seen.assign_add(tf.reduce_sum(tokens))
-            self.loss_tracker.update_state(losses, sample_weight=real)
+
+            def one_batch(i, loss_sum, examples):
+                real = tf.cast(candidates[i][:, 0] > 0, tf.float32)  # 0: an example padding a batch
+                with tf.GradientTape() as tape:
+                    losses = negative_sampling_loss(None, self.net([inputs[i], candidates[i]], training=True))
+                    total = tf.reduce_sum(losses * real)
+                target_grad, context_grad = tape.gradient(total, variables)
+                if cbow:  # rows of target_grad follow inputs [B, W] row by row
+                    counts = tf.reduce_sum(tf.cast(inputs[i] > 0, tf.float32), axis=1, keepdims=True)
+                    per_row = tf.reshape(tf.broadcast_to(counts, tf.shape(inputs[i])), [-1, 1])
+                    target_grad = tf.IndexedSlices(target_grad.values * per_row, target_grad.indices,
+                                                   target_grad.dense_shape)
+                self.optimizer.apply([target_grad, context_grad], variables)
+                self.tokens_seen.assign_add(tokens[i])
+                return i + 1, loss_sum + total, examples + tf.reduce_sum(real)
+
+            start = (tf.constant(0), tf.constant(0.0), tf.constant(0.0))
+            if batches_per_call == 1:
+                _, loss_sum, examples = one_batch(*start)
+            else:
+                batches = tf.reduce_sum(tf.cast(candidates[:, 0, 0] > 0, tf.int32))  # the rest pad the call
+                _, loss_sum, examples = tf.while_loop(lambda i, *_: i < batches, one_batch, start)
+            self.loss_tracker.update_state(tf.math.divide_no_nan(loss_sum, examples), sample_weight=examples)
             return {"loss": self.loss_tracker.result()}
 
     model = Word2VecTrainer()
     # XLA fuses the gathers, products and scatters (2-3x faster than TF's kernels here)
     model.compile(keras.optimizers.SGD(learning_rate=model.learning_rate), jit_compile=True,
-                  steps_per_execution=steps_per_call)
+                  steps_per_execution=steps_per_execution)
     return model
 
 
@@ -251,14 +269,18 @@ def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, n
 
     keras.utils.set_random_seed(seed)
     setup = time.perf_counter()
-    dataset, steps = text.training_dataset(ids, sentence_ids, vocab, model, window, negative, sample,
-                                           batch_size, seed, shuffle_span)
-    # one Keras epoch = one pass over the corpus, rounded to whole calls into TF
+    # EXAMPLES_PER_CALL examples per call into TF: in one XLA loop, or under tf.distribute (where the
+    # loop cannot hold the optimizer's sync) in Keras' steps_per_execution; an epoch is one pass
     per_call = max(1, EXAMPLES_PER_CALL // batch_size)
-    steps = max(per_call, round(steps / per_call) * per_call)
+    looped = distribute == "default"
+    dataset, steps = text.training_dataset(ids, sentence_ids, vocab, model, window, negative, sample, batch_size,
+                                           seed, shuffle_span, batches_per_call=per_call if looped else 1)
+    if not looped:  # whole executions
+        steps = max(per_call, round(steps / per_call) * per_call)
     with strategy(distribute).scope():
         net = build_model(model, len(vocab), dim, window)
-        trainer_model = trainer(net, len(ids) * epochs, lr, min_lr, per_call)
+        trainer_model = (trainer(net, len(ids) * epochs, lr, min_lr, batches_per_call=per_call) if looped else
+                         trainer(net, len(ids) * epochs, lr, min_lr, steps_per_execution=per_call))
     progress = _progress_callback(trainer_model)
     start = time.perf_counter()
     history = trainer_model.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress],

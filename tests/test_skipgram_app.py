@@ -69,6 +69,26 @@ def test_words_are_nearest_to_their_topic(trained):
             assert all(vocab.words[j] in words for j in nearest), (vocab.words[i], [vocab.words[j] for j in nearest])
 
 
+def test_mirrored_strategy_trains_on_calls_of_one_batch():
+    """Under tf.distribute the optimizer's sync cannot sit in the XLA loop over a call's batches:
+    calls hold one batch there, and the words still learn their topics."""
+    from apps.skipgram import fit_vectors, word_vectors
+    from datasets.text import Vocabulary
+
+    rng = np.random.default_rng(1)
+    sentences = [list(rng.choice(TOPICS["av"[i % 2]], 8)) for i in range(600)]
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    fit = fit_vectors(ids, sentence_ids, vocab, dim=16, window=3, sample=0, epochs=4, batch_size=256, lr=0.05,
+                      distribute="mirrored", verbose=0)
+    vectors = word_vectors(fit.net)
+    unit = vectors[1:] / np.linalg.norm(vectors[1:], axis=1, keepdims=True)
+    same_topic = np.array([w[0] for w in vocab.words[1:]])
+    nearest = np.argsort(-(unit @ unit.T), axis=1)[:, 1]
+    assert np.mean(same_topic[nearest] == same_topic) > 0.9
+    assert fit.tokens >= 4 * len(ids)  # whole executions of 32 batches: at least 4 passes
+
+
 def test_neighbors_and_evaluate_commands(trained):
     _, run, _ = trained
     out = _cli("neighbors", "--run", str(run), "-k", "3", "Animal3", "unknownword").stdout
@@ -178,7 +198,7 @@ def test_sgd_step_matches_word2vec_update():
     candidates = np.array([[2, 3, 4], [1, 1, 7], [3, 2, 9], [6, 10, 1]], np.int32)
     model = trainer(net, total_tokens=1e9, lr=lr, min_lr=lr)
     padded = (np.pad(centres, [0, 2]), np.pad(candidates, [[0, 2], [0, 0]]))
-    data = tf.data.Dataset.from_tensors((padded, np.float32(4.0)))
+    data = tf.data.Dataset.from_tensors(((padded[0][None], padded[1][None]), np.float32([4.0])))  # a call of 1 batch
     model.fit(data, epochs=1, verbose=0, shuffle=False)
 
     new_target, new_context = target.copy(), context.copy()
@@ -213,7 +233,8 @@ def test_cbow_step_gives_every_context_word_the_whole_error():
     contexts = np.array([[1, 2, 3, 0], [4, 0, 0, 0], [2, 2, 5, 6]], np.int32)  # 0 = padding
     candidates = np.array([[5, 6, 7], [8, 1, 1], [3, 4, 8]], np.int32)
     model = trainer(net, total_tokens=1e9, lr=lr, min_lr=lr)
-    model.fit(tf.data.Dataset.from_tensors(((contexts, candidates), np.float32(3.0))), verbose=0, shuffle=False)
+    model.fit(tf.data.Dataset.from_tensors(((contexts[None], candidates[None]), np.float32([3.0]))), verbose=0,
+              shuffle=False)
 
     new_target, new_context = target.copy(), context.copy()
     for row, cands in zip(contexts, candidates):
@@ -228,6 +249,32 @@ def test_cbow_step_gives_every_context_word_the_whole_error():
             new_target[w] -= lr * error
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.target_embeddings), new_target, atol=1e-5)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.context_embeddings), new_context, atol=1e-5)
+
+
+def test_a_call_trains_its_batches_in_turn_and_skips_empty_ones():
+    """A call of batches [A, B, padding] leaves the tables, the token count and the optimizer's
+    step count as calls [A] then [B] do: B sees A's update and a lower learning rate."""
+    import keras
+    import tensorflow as tf
+
+    from apps.skipgram import trainer
+
+    centres = np.array([[1, 2, 3], [3, 1, 0], [0, 0, 0]], np.int32)
+    candidates = np.array([[[2, 3], [4, 1], [5, 6]], [[1, 2], [2, 5], [0, 0]], [[0, 0]] * 3], np.int32)
+    tokens = np.float32([3.0, 2.0, 0.0])
+    results = []
+    for calls in ([slice(0, 3)], [slice(0, 1), slice(1, 2)]):
+        net, layer, _, _ = _random_tables("skipgram", vocab_size=7, dim=3, seed=2)
+        model = trainer(net, total_tokens=10, lr=0.2, min_lr=0.01, batches_per_call=len(centres[calls[0]]))
+        for call in calls:
+            model.fit(tf.data.Dataset.from_tensors(((centres[call], candidates[call]), tokens[call])), verbose=0,
+                      shuffle=False)
+        results.append([keras.ops.convert_to_numpy(v) for v in (layer.target_embeddings, layer.context_embeddings)]
+                       + [float(model.tokens_seen), int(model.optimizer.iterations), float(model.learning_rate())])
+    (target, context, *counts), (target1, context1, *counts1) = results
+    np.testing.assert_allclose(target, target1, atol=1e-6)
+    np.testing.assert_allclose(context, context1, atol=1e-6)
+    assert counts == pytest.approx(counts1) and counts[:2] == [5.0, 2]
 
 
 def test_learning_rate_falls_linearly_with_tokens():

@@ -74,6 +74,17 @@ def test_subsampling_and_negative_distributions():
     np.testing.assert_allclose(np.diff(cdf, prepend=0), [0, 9000**0.75, 1000**0.75] / np.sum([9000**0.75, 1000**0.75]))
 
 
+@pytest.mark.parametrize("counts", [[0, 9000, 1000], [0, 5, 5, 5, 5], [0] + list(range(1000, 0, -7)), [0, 1, 10**6]])
+def test_alias_table_gives_each_id_its_probability(counts):
+    """An id is drawn by its own column (probability accept / n) or as the alias of others'."""
+    vocab = Vocabulary([f"w{i}" for i in range(len(counts))], counts)
+    accept, alias = vocab.negative_alias()
+    n = len(counts)
+    drawn = accept / n + np.bincount(alias, weights=(1 - accept.astype(np.float64)) / n, minlength=n)
+    np.testing.assert_allclose(drawn, np.diff(vocab.negative_cdf(), prepend=0), atol=1e-7)
+    assert drawn[0] == 0 and alias.dtype == np.int32 and np.all((0 <= alias) & (alias < n))
+
+
 def _corpus(seed=0, sentences=200, vocab_size=50):
     rng = np.random.default_rng(seed)
     words = [f"w{i}" for i in range(vocab_size)]
@@ -81,20 +92,22 @@ def _corpus(seed=0, sentences=200, vocab_size=50):
     return [list(rng.choice(words, rng.integers(3, 12), p=p / p.sum())) for _ in range(sentences)]
 
 
+def _calls(ds, count):
+    """The first ``count`` calls of a dataset as NumPy ``(inputs, candidates, tokens)``."""
+    return [(x.numpy(), c.numpy(), t.numpy()) for (x, c), t in ds.take(count)]
+
+
 def _batches(result, passes=1):
     """Inputs and candidates of the first ``passes`` passes of ``training_dataset``, without the
     examples that pad batches, and the tokens the batches of a pass stand for. Checks that every
-    batch has one shape."""
+    call has one shape."""
     ds, per_pass = result
-    inputs, candidates, tokens, shapes = [], [], [], set()
-    for (x, c), t in ds.take(per_pass * passes):
-        shapes.add((x.shape, c.shape))
-        real = c.numpy()[:, 0] > 0
-        inputs.append(x.numpy()[real])
-        candidates.append(c.numpy()[real])
-        tokens.append(float(t))
-    assert len(shapes) == 1
-    return np.concatenate(inputs), np.concatenate(candidates), sum(tokens) / passes
+    calls = _calls(ds, per_pass * passes)
+    assert len({(x.shape, c.shape) for x, c, _ in calls}) == 1
+    inputs = np.concatenate([x.reshape(-1, *x.shape[2:]) for x, _, _ in calls])
+    candidates = np.concatenate([c.reshape(-1, c.shape[-1]) for _, c, _ in calls])
+    real = candidates[:, 0] > 0
+    return inputs[real], candidates[real], sum(t.sum() for _, _, t in calls) / passes
 
 
 def test_batches_have_one_shape_and_padding_closes_a_chunk():
@@ -102,8 +115,9 @@ def test_batches_have_one_shape_and_padding_closes_a_chunk():
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
     ds, per_pass = text.training_dataset(ids, sentence_ids, vocab, batch_size=64, chunk_tokens=300)
-    batches = [(x.numpy(), c.numpy(), float(t)) for (x, c), t in ds.take(per_pass)]
-    assert {x.shape for x, _, _ in batches} == {(64,)} and {c.shape for _, c, _ in batches} == {(64, 6)}
+    calls = _calls(ds, per_pass)
+    assert {x.shape for x, _, _ in calls} == {(1, 64)} and {c.shape for _, c, _ in calls} == {(1, 64, 6)}
+    batches = [(x[0], c[0], float(t[0])) for x, c, t in calls]
     real = [int((c[:, 0] > 0).sum()) for _, c, _ in batches]
     padded = [i for i, n in enumerate(real) if n < 64]
     assert len(padded) == -(-len(ids) // 300)  # the last batch of each chunk
@@ -123,10 +137,37 @@ def test_batches_per_pass_is_the_first_pass_exactly(model):
     sentences = _corpus(5)
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    ds, per_pass = text.training_dataset(ids, sentence_ids, vocab, model, batch_size=32, seed=5, chunk_tokens=300)
-    tokens = [float(t) for _, t in ds.take(per_pass)]
-    assert sum(tokens) == pytest.approx(len(ids), rel=1e-5)
-    assert sum(tokens[:-1]) < len(ids) - 0.5
+    for per_call in (1, 4):
+        ds, per_pass = text.training_dataset(ids, sentence_ids, vocab, model, batch_size=32, seed=5,
+                                             chunk_tokens=300, batches_per_call=per_call)
+        tokens = [float(t.numpy().sum()) for _, t in ds.take(per_pass)]
+        assert sum(tokens) == pytest.approx(len(ids), rel=1e-5)
+        assert sum(tokens[:-1]) < len(ids) - 0.5
+
+
+def test_calls_hold_the_same_batches_and_pad_only_the_end_of_a_chunk():
+    """Calls of 3 batches carry the batches that calls of 1 do, in order; a chunk's last call is
+    filled up with batches of padding only, after its real batches."""
+    sentences = _corpus(6)
+    vocab = Vocabulary.build(sentences, min_count=1)
+    ids, sentence_ids = vocab.encode(sentences)
+    one, per_pass = text.training_dataset(ids, sentence_ids, vocab, batch_size=16, seed=2, chunk_tokens=400)
+    three, calls_per_pass = text.training_dataset(ids, sentence_ids, vocab, batch_size=16, seed=2, chunk_tokens=400,
+                                                  batches_per_call=3)
+    singles, calls = _calls(one, per_pass), _calls(three, calls_per_pass)
+    chunks = -(-len(ids) // 400)
+    assert {c.shape for _, c, _ in calls} == {(3, 16, 6)} and chunks < calls_per_pass < per_pass
+    batches = [(x[i], c[i], t[i]) for x, c, t in calls for i in range(3)]
+    real = [b for b in batches if b[1][0, 0] > 0]
+    assert len(real) == per_pass
+    for (x, c, t), (x1, c1, t1) in zip(real, singles):
+        np.testing.assert_array_equal(x, x1[0])
+        np.testing.assert_array_equal(c, c1[0])
+        assert t == pytest.approx(t1[0])
+    for x, c, t in calls:  # empty batches come last in a call and stand for no tokens
+        empty = c[:, 0, 0] == 0
+        assert np.all(np.diff(empty.astype(int)) >= 0) and not c[empty].any() and not t[empty].any()
+    assert sum(bool((c[:, 0, 0] == 0).any()) for _, c, _ in calls) <= chunks  # at most a chunk's last call
 
 
 def test_skipgram_pairs_with_window_one_are_the_neighbours():
