@@ -263,7 +263,8 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         return tf.reduce_sum(tf.cast(valid if model == "skipgram" else tf.reduce_any(valid, axis=1), tf.int32))
 
     def chunk_calls(examples):
-        return -(-(-(-examples // batch_size)) // batches_per_call)
+        batches = -(-examples // batch_size)  # ceiling divisions
+        return -(-batches // batches_per_call)
 
     def chunk_batches(pass_seed, chunk):
         """One chunk of one pass as its n calls: ``((inputs [n, S, B, ...], candidates [n, S, B, 1 + negative]),
