@@ -272,15 +272,13 @@ def fit_vectors(ids, sentence_ids, vocab, model="skipgram", dim=100, window=5, n
     # EXAMPLES_PER_CALL examples per call into TF: in one XLA loop, or under tf.distribute (where the
     # loop cannot hold the optimizer's sync) in Keras' steps_per_execution; an epoch is one pass
     per_call = max(1, EXAMPLES_PER_CALL // batch_size)
-    looped = distribute == "default"
+    batches_per_call, steps_per_execution = (per_call, 1) if distribute == "default" else (1, per_call)
     dataset, steps = text.training_dataset(ids, sentence_ids, vocab, model, window, negative, sample, batch_size,
-                                           seed, shuffle_span, batches_per_call=per_call if looped else 1)
-    if not looped:  # whole executions
-        steps = max(per_call, round(steps / per_call) * per_call)
+                                           seed, shuffle_span, batches_per_call=batches_per_call)
+    steps = max(steps_per_execution, round(steps / steps_per_execution) * steps_per_execution)  # whole executions
     with strategy(distribute).scope():
         net = build_model(model, len(vocab), dim, window)
-        trainer_model = (trainer(net, len(ids) * epochs, lr, min_lr, batches_per_call=per_call) if looped else
-                         trainer(net, len(ids) * epochs, lr, min_lr, steps_per_execution=per_call))
+        trainer_model = trainer(net, len(ids) * epochs, lr, min_lr, batches_per_call, steps_per_execution)
     progress = _progress_callback(trainer_model)
     start = time.perf_counter()
     history = trainer_model.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress],
