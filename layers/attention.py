@@ -9,6 +9,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from layers.initializers import clone_initializer
+
 # Added to the relevance of keys a query must not see before the softmax.
 MASK_VALUE = -1e9
 MIN_BLOCK = 16
@@ -66,7 +68,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         out_dim = self.output_dim or features
         h, dk, dv = self.num_heads, self.key_dim, self.value_dim
 
-        def weight(name, shape, init):
+        def weight(name, shape, init):  # a draw of its own for each weight
+            init = clone_initializer(init, offset=len(self.weights))
             return self.add_weight(name=name, shape=shape, initializer=init)
 
         k_init, b_init = self.kernel_initializer, self.bias_initializer

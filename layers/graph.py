@@ -10,6 +10,8 @@ TensorFlow aggregates them faster (see ``segment_sum``).
 import keras
 from keras import ops
 
+from layers.initializers import clone_initializer
+
 
 def _unpack(inputs):
     x, senders, receivers = inputs
@@ -99,8 +101,9 @@ class _GraphLayer(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
-    def _kernel(self, name, shape):
-        return self.add_weight(name=name, shape=shape, initializer=self.kernel_initializer)
+    def _kernel(self, name, shape):  # a draw of its own for each kernel
+        init = clone_initializer(self.kernel_initializer, offset=len(self.weights))
+        return self.add_weight(name=name, shape=shape, initializer=init)
 
     def _bias(self, size):
         if self.use_bias:

@@ -10,6 +10,8 @@ gate order i, f, c, o), so an LSTM's weights load directly and zero peepholes re
 import keras
 from keras import ops
 
+from layers.initializers import clone_initializer
+
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class PeepholeLSTMCell(keras.layers.Layer):
@@ -36,10 +38,11 @@ class PeepholeLSTMCell(keras.layers.Layer):
 
     def build(self, input_shape):
         u = self.units
+        # clones: one initializer instance passed as both would otherwise draw the same values
         self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], 4 * u),
-                                      initializer=self.kernel_initializer)
+                                      initializer=clone_initializer(self.kernel_initializer, 0))
         self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(u, 4 * u),
-                                                initializer=self.recurrent_initializer)
+                                                initializer=clone_initializer(self.recurrent_initializer, 1))
         if self.use_bias:
             init = self.bias_initializer
             if self.unit_forget_bias:
