@@ -5,11 +5,11 @@ matrix. The sequence is cut into blocks of ``max(w, 16)`` queries; each block at
 keys and those of the two neighbouring blocks, so time and memory grow linearly in T.
 """
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
-from layers.initializers import clone_initializer
+from seqgraph.layers.initializers import clone_initializer
 
 # Added to the relevance of keys a query must not see before the softmax.
 MASK_VALUE = -1e9
@@ -23,27 +23,70 @@ def _hide(allowed):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class MultiHeadSelfAttention(keras.layers.Layer):
-    """Self-attention over a sequence ``[batch, time, features]`` (lecture: q = W^q a, k = W^k a).
+    """Multi-head self-attention over a sequence, with optional truncated (banded) attention.
+
+    Each position ``i`` of ``x [batch, time, features]`` is projected to a query, a key and a
+    value per head (``q = x W_q``, ``k = x W_k``, ``v = x W_v``; the lecture's ``q = W^q a``),
+    attends to the positions ``j`` it may see with weights ``softmax_j(score(q_i, k_j))``, and the
+    heads' weighted sums of values are projected back: ``y_i = sum_h sum_j a_hij v_hj W_o``
+    (Vaswani et al. 2017). ``score`` is the scaled dot product ``q . k / sqrt(key_dim)`` or the
+    additive ``w^T tanh(q + k)`` (Bahdanau et al. 2015). With ``window=w`` position ``i`` sees
+    only ``|i - j| <= w``: the sequence is cut into blocks of ``max(w, 16)`` queries, each
+    attending to its own and the two neighbouring key blocks, so no ``T x T`` matrix is formed
+    and time and memory grow linearly in T.
+
+    The weights have ``keras.layers.MultiHeadAttention``'s shapes (``query_kernel [F, H, Dk]``,
+    ..., ``output_kernel [H, Dv, F]``), so its weights copy over.
 
     Args:
-        num_heads: number of heads.
-        key_dim: size of each head's queries and keys.
-        value_dim: size of each head's values (default ``key_dim``).
-        score: ``"dot"`` (q.k / sqrt(key_dim)) or ``"additive"`` (w^T tanh(W_q q + W_k k)).
-        window: truncated attention radius; ``None`` attends to the whole sequence.
+        num_heads: number of heads H.
+        key_dim: size Dk of each head's queries and keys.
+        value_dim: size Dv of each head's values (default ``key_dim``).
+        score: ``"dot"`` (scaled dot product) or ``"additive"``.
+        window: truncated attention radius w; ``None`` attends to the whole sequence.
         causal: position i attends only to j <= i.
-        dropout: dropout rate on the attention weights.
-        output_dim: size of the output (default: the input feature size).
+        dropout: dropout rate on the attention weights (training only).
+        output_dim: size of the output (default: the input's feature size).
+        use_bias: whether the projections have biases.
+        kernel_initializer: initializer of the kernels (each kernel gets its own draw).
+        bias_initializer: initializer of the biases.
 
-    Call with ``return_attention_scores=True`` to also get the attention weights: shape
-    ``[batch, heads, T, T]``, or ``[batch, heads, T, 2*window+1]`` with truncated attention
-    (column k is key j = i + k - window). Padded keys (Keras mask) are ignored and padded queries
-    output zeros.
+    Call arguments:
+        inputs: ``[batch, time, features]``.
+        mask: optional Keras mask ``[batch, time]``: padded keys are ignored, padded queries
+            output zeros, and the mask passes on to the next layer.
+        training: whether dropout applies.
+        return_attention_scores: also return the attention weights.
+
+    Returns:
+        ``[batch, time, output_dim]``; with ``return_attention_scores`` also the weights
+        ``[batch, heads, time, time]``, or ``[batch, heads, time, 2 * window + 1]`` with
+        truncated attention (column m is key ``j = i + m - window``).
+
+    Example:
+
+    >>> x = np.random.rand(2, 1000, 64).astype("float32")
+    >>> attention = MultiHeadSelfAttention(num_heads=4, key_dim=16, window=32)
+    >>> y, weights = attention(x, return_attention_scores=True)
+    >>> y.shape, weights.shape
+    (TensorShape([2, 1000, 64]), TensorShape([2, 4, 1000, 65]))
     """
 
-    def __init__(self, num_heads, key_dim, value_dim=None, score="dot", window=None,
-                 causal=False, dropout=0.0, output_dim=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        score="dot",
+        window=None,
+        causal=False,
+        dropout=0.0,
+        output_dim=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if score not in ("dot", "additive"):
             raise ValueError(f"score must be 'dot' or 'additive', got {score!r}")
@@ -131,8 +174,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         if self.score == "dot" and not weights_wanted and not (training and self.dropout):
             # Keras' fused kernel (cuDNN/flash where available) for the plain case.
             key_mask = None if mask is None else ops.expand_dims(ops.expand_dims(mask, 1), 1)
-            context = ops.dot_product_attention(q, k, v, mask=key_mask, is_causal=self.causal,
-                                                scale=1.0 / float(np.sqrt(self.key_dim)))
+            context = ops.dot_product_attention(
+                q, k, v, mask=key_mask, is_causal=self.causal, scale=1.0 / float(np.sqrt(self.key_dim))
+            )
             return context, None
         t = ops.shape(q)[1]
         bias = None
@@ -164,8 +208,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         def block_keys(x):  # [B, T, ...] -> [B, blocks, 3 * size, ...]: previous, own, next block
             x = ops.pad(x, [[0, 0], [size, tail + size]] + [[0, 0]] * (len(x.shape) - 2))
             x = ops.reshape(x, (batch_of(x), blocks + 2, size) + tuple(x.shape[2:]))
-            return ops.concatenate(
-                [x[:, :blocks], x[:, 1:blocks + 1], x[:, 2:blocks + 2]], axis=2)
+            return ops.concatenate([x[:, :blocks], x[:, 1 : blocks + 1], x[:, 2 : blocks + 2]], axis=2)
 
         # Static band: query r of a block, key c of its 3-block span; offset j - i = c - size - r.
         offset = np.arange(3 * size)[None, :] - size - np.arange(size)[:, None]
@@ -175,7 +218,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         # Keys outside the sequence (block padding) or padded by the mask are hidden too.
         keys_valid = block_keys(mask if mask is not None else ops.ones((1, t), dtype="bool"))
         bias = ops.expand_dims(ops.expand_dims(_hide(keys_valid), 2), 2)  # [B, blocks, 1, 1, 3size]
-        bias = bias + np.where(band, 0.0, MASK_VALUE).astype("float32")  # [B, blocks, 1, size, 3size]
+        bias = bias + ops.convert_to_tensor(
+            np.where(band, 0.0, MASK_VALUE).astype("float32")
+        )  # [B, blocks, 1, size, 3size]
 
         scores = self._relevance(block_queries(q), block_keys(k))  # [B, blocks, H, size, 3 * size]
         weights = self._attend(scores, bias, training)
@@ -185,8 +230,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             return context, None
         # Band view of the weights: [B, H, T, 2w + 1], column m is key j = i + m - w.
         index = np.arange(size)[:, None] + size - w + np.arange(2 * w + 1)[None, :]
-        index = ops.broadcast_to(ops.convert_to_tensor(index.astype("int32")),
-                                 ops.shape(weights)[:3] + (size, 2 * w + 1))
+        index = ops.broadcast_to(
+            ops.convert_to_tensor(index.astype("int32")), ops.shape(weights)[:3] + (size, 2 * w + 1)
+        )
         banded = ops.transpose(ops.take_along_axis(weights, index, axis=-1), (0, 2, 1, 3, 4))
         banded = ops.reshape(banded, (batch, self.num_heads, blocks * size, 2 * w + 1))[:, :, :t]
         return context, banded
@@ -209,9 +255,15 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "num_heads": self.num_heads, "key_dim": self.key_dim, "value_dim": self.value_dim,
-            "score": self.score, "window": self.window, "causal": self.causal,
-            "dropout": self.dropout, "output_dim": self.output_dim, "use_bias": self.use_bias,
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "score": self.score,
+            "window": self.window,
+            "causal": self.causal,
+            "dropout": self.dropout,
+            "output_dim": self.output_dim,
+            "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
         }

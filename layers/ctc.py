@@ -13,16 +13,45 @@ PAD = -1
 
 
 def ctc_loss(labels, label_lengths, logits, logit_lengths, blank_index=0):
-    """Per-example negative log-likelihood of ``labels [B, L]`` (padded) under ``logits``."""
-    return ops.ctc_loss(ops.cast(labels, "int32"), logits, ops.cast(label_lengths, "int32"),
-                        ops.cast(logit_lengths, "int32"), mask_index=blank_index)
+    """CTC loss (Graves et al. 2006): per example, -log of the summed probability of every frame
+    alignment of ``labels`` under ``logits``.
+
+    Args:
+        labels: ``[B, L]`` class ids (padded; the padding is not read).
+        label_lengths: ``[B]`` the labels' lengths.
+        logits: ``[B, T, classes]``.
+        logit_lengths: ``[B]`` frames that count.
+        blank_index: the blank's class.
+
+    Returns:
+        ``[B]`` losses.
+
+    Example:
+
+    >>> ctc_loss(np.array([[8, 5, 12]]), np.array([3]), np.random.randn(1, 50, 29), np.array([50])).shape
+    TensorShape([1])
+    """
+    return ops.ctc_loss(
+        ops.cast(labels, "int32"),
+        logits,
+        ops.cast(label_lengths, "int32"),
+        ops.cast(logit_lengths, "int32"),
+        mask_index=blank_index,
+    )
 
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class CTCLoss(keras.losses.Loss):
-    """Keras loss for ``model.fit``: ``y_true`` labels padded with -1, ``y_pred`` logits.
+    """CTC as a Keras loss for ``model.fit``: ``y_true`` labels padded with -1, ``y_pred`` logits.
 
     Every logit frame counts (use ``ctc_loss`` with explicit lengths for padded audio).
+
+    Args:
+        blank_index: the blank's class.
+
+    Example:
+
+    >>> model.compile("adam", loss=CTCLoss())   # a model whose output is [batch, time, classes]
     """
 
     def __init__(self, blank_index=0, name="ctc_loss", **kwargs):
@@ -42,16 +71,30 @@ class CTCLoss(keras.losses.Loss):
 
 
 def ctc_greedy_decode(logits, lengths, blank_index=0):
-    """Best path: most likely class per frame, repeats merged, blanks dropped -> [B, T] padded -1."""
+    """Greedy (best path) CTC decoding: the most likely class per frame, repeats merged, blanks dropped.
+
+    Only basic ops (top-k, compare, cumsum, scatter), so it converts to TFLite builtins.
+
+    Args:
+        logits: ``[B, T, classes]``.
+        lengths: ``[B]`` frames that count.
+        blank_index: the blank's class.
+
+    Returns:
+        ``[B, T]`` int32 label ids, padded with -1.
+
+    Example:
+
+    >>> ctc_greedy_decode(np.random.randn(2, 50, 29), np.array([50, 42])).shape
+    TensorShape([2, 50])
+    """
     shape = ops.shape(logits)
     batch, steps = shape[0], shape[1]
     best = ops.squeeze(ops.top_k(logits, 1)[1], -1)  # argmax that converts to TFLite builtins
     best = ops.cast(best, "int32")
     previous = ops.pad(best[:, :-1], [[0, 0], [1, 0]], constant_values=PAD)
-    in_length = ops.expand_dims(ops.arange(steps, dtype="int32"), 0) < ops.expand_dims(
-        ops.cast(lengths, "int32"), -1)
-    keep = ops.logical_and(ops.logical_and(ops.not_equal(best, previous), ops.not_equal(best, blank_index)),
-                           in_length)
+    in_length = ops.expand_dims(ops.arange(steps, dtype="int32"), 0) < ops.expand_dims(ops.cast(lengths, "int32"), -1)
+    keep = ops.logical_and(ops.logical_and(ops.not_equal(best, previous), ops.not_equal(best, blank_index)), in_length)
     # Kept labels move to their rank among kept frames; the rest go to an extra dropped column.
     slot = ops.where(keep, ops.cumsum(ops.cast(keep, "int32"), axis=1) - 1, steps)
     rows = ops.broadcast_to(ops.expand_dims(ops.arange(batch, dtype="int32"), -1), (batch, steps))
@@ -61,6 +104,27 @@ def ctc_greedy_decode(logits, lengths, blank_index=0):
 
 
 def ctc_beam_decode(logits, lengths, beam_width=16, top_paths=1, blank_index=0):
-    """Beam search: ``(paths [top_paths, B, T] padded -1, log_probabilities [B, top_paths])``."""
-    return ops.ctc_decode(logits, ops.cast(lengths, "int32"), strategy="beam_search",
-                          beam_width=beam_width, top_paths=top_paths, mask_index=blank_index)
+    """Beam-search CTC decoding (``keras.ops.ctc_decode``; a TF op, not a TFLite builtin).
+
+    Args:
+        logits: ``[B, T, classes]``.
+        lengths: ``[B]`` frames that count.
+        beam_width: beams kept.
+        top_paths: labellings returned per example.
+        blank_index: the blank's class.
+
+    Returns:
+        ``(paths [top_paths, B, T] padded with -1, log_probabilities [B, top_paths])``.
+
+    Example:
+
+    >>> paths, log_probs = ctc_beam_decode(np.random.randn(2, 50, 29), np.array([50, 42]), top_paths=2)
+    """
+    return ops.ctc_decode(
+        logits,
+        ops.cast(lengths, "int32"),
+        strategy="beam_search",
+        beam_width=beam_width,
+        top_paths=top_paths,
+        mask_index=blank_index,
+    )

@@ -19,10 +19,13 @@ class _WordTables(keras.layers.Layer):
     def build(self, input_shape):
         bound = 0.5 / self.dim
         self.target_embeddings = self.add_weight(
-            name="target_embeddings", shape=(self.vocab_size, self.dim),
-            initializer=keras.initializers.RandomUniform(-bound, bound))
+            name="target_embeddings",
+            shape=(self.vocab_size, self.dim),
+            initializer=keras.initializers.RandomUniform(-bound, bound),
+        )
         self.context_embeddings = self.add_weight(
-            name="context_embeddings", shape=(self.vocab_size, self.dim), initializer="zeros")
+            name="context_embeddings", shape=(self.vocab_size, self.dim), initializer="zeros"
+        )
 
     @property
     def vectors(self):
@@ -40,9 +43,28 @@ class _WordTables(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class SkipGram(_WordTables):
-    """Skip-gram: predict context words from the centre word.
+    """Skip-gram with negative sampling (Mikolov et al. 2013): predict context words from a word.
 
-    Call with ``[targets [B], candidates [B, 1 + negatives]]`` (int ids).
+    Logits ``u_c . v_w`` of candidate context words c for the centre word w, from a target table
+    (``v``, the word vectors people use: ``layer.vectors``) and a context table (``u``). Tables
+    start as in word2vec: targets uniform(+-0.5/dim), contexts zero.
+
+    Args:
+        vocab_size: words in the vocabulary (ids 0..vocab_size-1).
+        dim: vector size.
+
+    Call arguments:
+        inputs: ``[targets [B], candidates [B, 1 + negatives]]`` (int ids): column 0 of
+            ``candidates`` is the true context word, the others negatives.
+
+    Returns:
+        Logits ``[B, 1 + negatives]``, for ``negative_sampling_loss``.
+
+    Example:
+
+    >>> sg = SkipGram(vocab_size=10000, dim=100)
+    >>> sg([np.array([5, 7]), np.array([[3, 9, 1, 4], [8, 2, 6, 5]])]).shape
+    TensorShape([2, 4])
     """
 
     def call(self, inputs):
@@ -53,10 +75,26 @@ class SkipGram(_WordTables):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class CBOW(_WordTables):
-    """Continuous bag of words: predict the centre word from the mean of its context.
+    """Continuous bag of words (Mikolov et al. 2013): predict a word from the mean of its context.
 
-    Call with ``[contexts [B, W], candidates [B, 1 + negatives]]``; with ``mask_zero=True`` context
-    id 0 is padding (for dynamic windows) and is left out of the mean.
+    Logits ``u_c . h`` of candidate words c, with ``h`` the mean of the context words' target
+    vectors. Tables as ``SkipGram``'s.
+
+    Args:
+        vocab_size: words in the vocabulary.
+        dim: vector size.
+        mask_zero: id 0 is padding (for dynamic windows), left out of the mean.
+
+    Call arguments:
+        inputs: ``[contexts [B, W], candidates [B, 1 + negatives]]`` (int ids).
+
+    Returns:
+        Logits ``[B, 1 + negatives]``.
+
+    Example:
+
+    >>> CBOW(vocab_size=10000, dim=100)([np.array([[3, 9, 0, 0]]), np.array([[5, 1, 2]])]).shape
+    TensorShape([1, 3])
     """
 
     def __init__(self, vocab_size, dim, mask_zero=True, **kwargs):
@@ -80,9 +118,18 @@ class CBOW(_WordTables):
 
 
 def negative_sampling_loss(y_true, logits):
-    """Per-example loss for logits whose column 0 is the true context and the rest negatives.
+    """Negative-sampling loss ``-log s(l_0) - sum_k log s(-l_k)`` per example (Mikolov et al. 2013).
 
-    ``y_true`` is ignored (the layout carries the labels), so the function works as a Keras loss.
+    Args:
+        y_true: ignored (the layout carries the labels), so the function works as a Keras loss.
+        logits: ``[B, 1 + negatives]``, column 0 the true context.
+
+    Returns:
+        ``[B]`` losses.
+
+    Example:
+
+    >>> model.compile("adam", loss=negative_sampling_loss)   # a model ending in SkipGram or CBOW
     """
     del y_true
     positive = -ops.log_sigmoid(logits[:, 0])

@@ -10,7 +10,7 @@ TensorFlow aggregates them faster (see ``segment_sum``).
 import keras
 from keras import ops
 
-from layers.initializers import clone_initializer
+from seqgraph.layers.initializers import clone_initializer
 
 
 def _unpack(inputs):
@@ -19,11 +19,12 @@ def _unpack(inputs):
 
 
 def segment_sum(data, segment_ids, num_segments, training=False):
-    """``ops.segment_sum`` into ``num_segments`` rows, for ids in any order. In training on
-    TensorFlow, ids that are already sorted take the sorted kernel: with its plain-gather gradient
-    it is ~2x faster than the unsorted one (whose gradient masks negative ids), which made up a
-    quarter of a GIN training step on PROTEINS. Inference keeps the one unsorted op, without
-    the branch (a TFLite ``IF`` that the XNNPACK delegate cannot prepare)."""
+    """``ops.segment_sum`` into ``num_segments`` rows, for ids in any order.
+
+    In training on TensorFlow, ids that are already sorted take the sorted kernel, whose
+    gradient is a plain gather (the unsorted one's masks negative ids, and is slower: see
+    bench/README.md). Inference keeps the one unsorted op, without the branch (a TFLite ``IF``
+    that the XNNPACK delegate cannot prepare)."""
     if not training or keras.backend.backend() != "tensorflow":
         return ops.segment_sum(data, segment_ids, num_segments)
     import tensorflow as tf
@@ -35,8 +36,9 @@ def segment_sum(data, segment_ids, num_segments, training=False):
 
     in_order = tf.reduce_all(segment_ids[1:] >= segment_ids[:-1])
     in_range = tf.reduce_all((segment_ids >= 0) & (segment_ids < num_segments))
-    return tf.cond(in_order & in_range, sorted_sum,
-                   lambda: tf.math.unsorted_segment_sum(data, segment_ids, num_segments))
+    return tf.cond(
+        in_order & in_range, sorted_sum, lambda: tf.math.unsorted_segment_sum(data, segment_ids, num_segments)
+    )
 
 
 def neighbour_sum(x, senders, receivers, num_nodes, training=False, symmetric_edges=False):
@@ -44,9 +46,10 @@ def neighbour_sum(x, senders, receivers, num_nodes, training=False, symmetric_ed
 
     Its gradient is A^T dy. Autodiff forms it from the gather's sparse gradient, scattered with
     the unsorted segment sum; when every edge u -> v has a reverse v -> u (``symmetric_edges``,
-    true of MUTAG and PROTEINS), A^T = A and the gradient is this same sum applied to dy, with the sorted
-    kernel: 1.1 ms less per GIN layer on a PROTEINS batch of 128. Wrong gradients if the edges
-    are not symmetric; the forward pass, and so inference, is the same either way."""
+    true of MUTAG and PROTEINS), A^T = A and the gradient is this same sum applied to dy, with
+    the sorted kernel (faster: see bench/README.md). Wrong gradients if the edges are not
+    symmetric; the forward pass, and so inference, is the same either way."""
+
     def forward(h):
         return segment_sum(ops.take(h, senders, axis=0), receivers, num_nodes, training)
 
@@ -92,8 +95,15 @@ def _segment_max_or_zero(data, segment_ids, num_segments):
 class _GraphLayer(keras.layers.Layer):
     """Shared initialiser/config handling for layers with ``kernel`` and ``bias``."""
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = units if units is None else int(units)
         self.activation = keras.activations.get(activation)
@@ -117,20 +127,50 @@ class _GraphLayer(keras.layers.Layer):
 
     def get_config(self):
         ser = keras.initializers.serialize
-        return {**super().get_config(), "units": self.units,
-                "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": ser(self.kernel_initializer),
-                "bias_initializer": ser(self.bias_initializer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": ser(self.kernel_initializer),
+            "bias_initializer": ser(self.bias_initializer),
+        }
 
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class GINConv(keras.layers.Layer):
-    """Graph Isomorphism Network layer (Xu et al. 2019): h' = mlp((1 + eps) h_v + sum_{u->v} h_u).
+    """Graph Isomorphism Network layer (Xu et al. 2019).
 
-    ``mlp`` is any Keras layer (kept as ``layer.mlp``); the default is Dense(units, relu) ->
-    Dense(units). ``train_eps=True`` learns eps starting from ``eps``. ``symmetric_edges=True``
-    promises that every edge comes with its reverse, for a faster training step (see
-    ``neighbour_sum``).
+    ``h'_v = mlp((1 + eps) h_v + sum_{u->v} h_u)``: the sum over a node's neighbours, which
+    (unlike a mean or max) tells neighbourhoods of different sizes apart, as powerful as the
+    Weisfeiler-Lehman test.
+
+    Args:
+        units: output size of the default MLP, ``Dense(units, relu) -> Dense(units)``.
+        eps: the weight of a node's own features, ``1 + eps``.
+        train_eps: learn eps, starting from ``eps``.
+        mlp: any Keras layer to use instead of the default MLP (kept as ``layer.mlp``); for Xu et
+            al.'s batch-normalised MLP pass a ``keras.Sequential``.
+        symmetric_edges: a promise that every edge u -> v comes with its reverse v -> u, as
+            often (undirected graphs listed both ways): training on TensorFlow then takes the
+            neighbour sum's gradient by the same sum (faster). On directed edges the gradients
+            would be wrong; inference is the same either way.
+
+    Call arguments:
+        inputs: ``[node_features [N, F], senders [E], receivers [E]]`` (int32; messages flow
+            sender -> receiver), a disjoint batch of graphs.
+        training: passed to the MLP.
+
+    Returns:
+        ``[N, units]`` (the MLP's output size).
+
+    Example:
+
+    >>> x = np.random.rand(7, 3).astype("float32")
+    >>> senders = np.array([0, 1, 1, 2, 4, 5], "int32")
+    >>> receivers = np.array([1, 0, 2, 1, 5, 4], "int32")
+    >>> GINConv(32)([x, senders, receivers]).shape
+    TensorShape([7, 32])
     """
 
     def __init__(self, units=None, eps=0.0, train_eps=False, mlp=None, symmetric_edges=False, **kwargs):
@@ -141,9 +181,13 @@ class GINConv(keras.layers.Layer):
         self.eps = float(eps)
         self.train_eps = bool(train_eps)
         self.symmetric_edges = bool(symmetric_edges)
-        self.mlp = mlp if mlp is not None else keras.Sequential(
-            [keras.layers.Dense(self.units, activation="relu"), keras.layers.Dense(self.units)],
-            name="mlp")
+        self.mlp = (
+            mlp
+            if mlp is not None
+            else keras.Sequential(
+                [keras.layers.Dense(self.units, activation="relu"), keras.layers.Dense(self.units)], name="mlp"
+            )
+        )
 
     def build(self, input_shape):
         if self.train_eps:
@@ -160,9 +204,14 @@ class GINConv(keras.layers.Layer):
         return self.mlp.compute_output_shape(input_shape[0])
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "eps": self.eps,
-                "train_eps": self.train_eps, "symmetric_edges": self.symmetric_edges,
-                "mlp": keras.saving.serialize_keras_object(self.mlp)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "eps": self.eps,
+            "train_eps": self.train_eps,
+            "symmetric_edges": self.symmetric_edges,
+            "mlp": keras.saving.serialize_keras_object(self.mlp),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -173,15 +222,37 @@ class GINConv(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class GATConv(_GraphLayer):
-    """Graph attention (Velickovic et al. 2018), softmax over each receiver's incoming edges.
+    """Graph attention (Velickovic et al. 2018): self-attention over each node's neighbours.
 
-    e_{s->r} = LeakyReLU(a_self . W h_r + a_nbr . W h_s). With ``add_self_loops`` the edges i->i
-    in the input are replaced by exactly one self-loop per node (as PyG and spektral do). Output
-    ``[N, heads*units]`` with ``concat=True``, else the mean over heads ``[N, units]``.
+    Per head, ``z = W h``; an edge s -> r scores ``e_sr = LeakyReLU(a_self . z_r + a_nbr . z_s)``,
+    a softmax over each receiver's incoming edges gives ``alpha_sr``, and
+    ``h'_r = sum_s alpha_sr z_s``. Heads are concatenated or averaged.
+
+    Args:
+        units: features per head.
+        heads: attention heads.
+        concat: concatenate the heads (``[N, heads * units]``), else average them (``[N, units]``).
+        negative_slope: LeakyReLU's slope.
+        dropout: dropout rate on the attention weights (training only).
+        add_self_loops: replace the edges i -> i of the input by exactly one self-loop per node
+            (as PyG and spektral do), so a node attends to itself too.
+        activation, use_bias, kernel_initializer, bias_initializer: as for ``keras.layers.Dense``
+            (each kernel gets its own draw).
+
+    Call arguments:
+        inputs: ``[node_features [N, F], senders [E], receivers [E]]``.
+        training: whether dropout applies.
+
+    Returns:
+        ``[N, heads * units]`` with ``concat``, else ``[N, units]``.
+
+    Example:
+
+    >>> GATConv(8, heads=4)([x, senders, receivers]).shape   # x, senders, receivers as for GINConv
+    TensorShape([7, 32])
     """
 
-    def __init__(self, units, heads=1, concat=True, negative_slope=0.2, dropout=0.0,
-                 add_self_loops=True, **kwargs):
+    def __init__(self, units, heads=1, concat=True, negative_slope=0.2, dropout=0.0, add_self_loops=True, **kwargs):
         super().__init__(units, **kwargs)
         self.heads = int(heads)
         self.concat = bool(concat)
@@ -209,8 +280,10 @@ class GATConv(_GraphLayer):
             keep = ops.concatenate([keep, ops.ones_like(loops, dtype=z.dtype)])
         score_self = ops.sum(z * self.attn_kernel_self, axis=-1)  # [N, heads]
         score_nbr = ops.sum(z * self.attn_kernel_neighbors, axis=-1)
-        e = ops.leaky_relu(ops.take(score_self, receivers, axis=0) + ops.take(score_nbr, senders, axis=0),
-                           negative_slope=self.negative_slope)  # [E, heads]
+        e = ops.leaky_relu(
+            ops.take(score_self, receivers, axis=0) + ops.take(score_nbr, senders, axis=0),
+            negative_slope=self.negative_slope,
+        )  # [E, heads]
         # Softmax per receiver; the per-receiver max keeps exp() finite.
         e = e - ops.take(_segment_max_or_zero(e, receivers, n), receivers, axis=0)
         weight = ops.exp(e) * ops.expand_dims(keep, -1)
@@ -224,17 +297,40 @@ class GATConv(_GraphLayer):
         return (input_shape[0][0], self.heads * self.units if self.concat else self.units)
 
     def get_config(self):
-        return {**super().get_config(), "heads": self.heads, "concat": self.concat,
-                "negative_slope": self.negative_slope, "dropout": self.dropout,
-                "add_self_loops": self.add_self_loops}
+        return {
+            **super().get_config(),
+            "heads": self.heads,
+            "concat": self.concat,
+            "negative_slope": self.negative_slope,
+            "dropout": self.dropout,
+            "add_self_loops": self.add_self_loops,
+        }
 
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class ChebConv(_GraphLayer):
-    """Chebyshev spectral filter (Defferrard et al. 2016) of order K on L~ = -D^-1/2 A D^-1/2.
+    """Chebyshev spectral graph convolution (Defferrard et al. 2016), of order K.
 
-    L~ is the rescaled normalised Laplacian with lambda_max = 2. T0 = x, T1 = L~x,
-    Tk = 2 L~ T(k-1) - T(k-2); output sum_k Tk kernel[k] + bias. D is the in-degree.
+    A filter that is a polynomial of degree K - 1 in the graph Laplacian, so it reaches K - 1
+    hops: on the rescaled normalised Laplacian ``L~ = -D^-1/2 A D^-1/2`` (lambda_max = 2; D the
+    in-degree), ``T_0 = x``, ``T_1 = L~ x``, ``T_k = 2 L~ T_(k-1) - T_(k-2)`` and
+    ``y = sum_k T_k W_k + b``.
+
+    Args:
+        units: output features.
+        K: the number of Chebyshev terms (at least 1).
+        activation, use_bias, kernel_initializer, bias_initializer: as for ``keras.layers.Dense``.
+
+    Call arguments:
+        inputs: ``[node_features [N, F], senders [E], receivers [E]]``.
+
+    Returns:
+        ``[N, units]``.
+
+    Example:
+
+    >>> ChebConv(16, K=3)([x, senders, receivers]).shape
+    TensorShape([7, 16])
     """
 
     def __init__(self, units, K=3, **kwargs):
@@ -269,7 +365,26 @@ class ChebConv(_GraphLayer):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class GCNConv(_GraphLayer):
-    """Graph convolution (Kipf & Welling 2017): D~^-1/2 (A + I) D~^-1/2 X W + b, D~ = in-degree + 1."""
+    """Graph convolution (Kipf & Welling 2017): the first-order approximation of ChebConv.
+
+    ``y = D~^-1/2 (A + I) D~^-1/2 x W + b``, with ``D~`` the in-degree plus one (the added
+    self-loop).
+
+    Args:
+        units: output features.
+        activation, use_bias, kernel_initializer, bias_initializer: as for ``keras.layers.Dense``.
+
+    Call arguments:
+        inputs: ``[node_features [N, F], senders [E], receivers [E]]``.
+
+    Returns:
+        ``[N, units]``.
+
+    Example:
+
+    >>> GCNConv(16)([x, senders, receivers]).shape
+    TensorShape([7, 16])
+    """
 
     def build(self, input_shape):
         self.kernel = self._kernel("kernel", (input_shape[0][-1], self.units))
@@ -287,9 +402,27 @@ class GCNConv(_GraphLayer):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class GraphSAGEConv(_GraphLayer):
-    """GraphSAGE (Hamilton et al. 2017): h' = W_self h_v + W_nbr agg_{u->v} h_u + b.
+    """GraphSAGE (Hamilton et al. 2017): a node's own features and its neighbours' aggregate.
 
-    ``aggregator`` is "mean", "max" or "sum"; a node without incoming edges aggregates to 0.
+    ``h'_v = W_self h_v + W_nbr agg_{u->v} h_u + b``, with ``agg`` the mean, max or sum over the
+    incoming edges; a node without incoming edges aggregates to 0.
+
+    Args:
+        units: output features.
+        aggregator: ``"mean"``, ``"max"`` or ``"sum"``.
+        activation, use_bias, kernel_initializer, bias_initializer: as for ``keras.layers.Dense``
+            (``kernel_self`` and ``kernel_neighbors`` get their own draws).
+
+    Call arguments:
+        inputs: ``[node_features [N, F], senders [E], receivers [E]]``.
+
+    Returns:
+        ``[N, units]``.
+
+    Example:
+
+    >>> GraphSAGEConv(16, aggregator="max")([x, senders, receivers]).shape
+    TensorShape([7, 16])
     """
 
     def __init__(self, units, aggregator="mean", **kwargs):
@@ -322,10 +455,24 @@ class GraphSAGEConv(_GraphLayer):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class GraphPooling(keras.layers.Layer):
-    """Readout ``[x [N,F], graph_ids [N]] -> [num_graphs, F]`` by "sum", "mean" or "max".
+    """Graph readout: one vector per graph from its nodes' vectors, by sum, mean or max.
 
-    ``num_graphs`` is fixed here, or passed as a third (scalar tensor) input, or else taken as
-    max(graph_ids) + 1. Graphs with no nodes in the batch get zeros.
+    Args:
+        mode: ``"sum"``, ``"mean"`` or ``"max"``.
+        num_graphs: the number of graphs, if fixed; else it is the third input, or else
+            ``max(graph_ids) + 1`` (under JAX pass it here, statically).
+
+    Call arguments:
+        inputs: ``[x [N, F], graph_ids [N]]`` or ``[x, graph_ids, num_graphs []]``.
+
+    Returns:
+        ``[num_graphs, F]``; a graph with no nodes in the batch gets zeros.
+
+    Example:
+
+    >>> graph_ids = np.array([0, 0, 0, 0, 1, 1, 1], "int32")
+    >>> GraphPooling("mean", num_graphs=2)([np.ones((7, 16), "float32"), graph_ids]).shape
+    TensorShape([2, 16])
     """
 
     def __init__(self, mode="sum", num_graphs=None, **kwargs):

@@ -9,11 +9,28 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class Standardize(keras.layers.Layer):
-    """(x - mean) / sqrt(variance) per feature, then clipped to [-clip, clip] when ``clip`` is set.
+    """Standardises features inside a model, so a served model takes raw values.
 
-    The clip keeps a few extreme values (PROTEINS has one node attribute at z = 63 among
-    values within z = 3) from setting the range of everything downstream, which an int8 model
-    shares between all values of a tensor. Variance 0 is treated as 1.
+    ``y = (x - mean) / sqrt(variance)`` per feature (variance 0 is treated as 1), then clipped
+    to ``[-clip, clip]``: the clip keeps a few extreme values (PROTEINS has one node attribute at
+    z = 63 among values within z = 3) from setting the range of everything downstream, which an
+    int8 model shares between all values of a tensor.
+
+    Args:
+        mean: per-feature means (a list).
+        variance: per-feature variances.
+        clip: bound of the result, in standard deviations (None: no clip).
+
+    Call arguments:
+        x: ``[..., features]``.
+
+    Returns:
+        The standardised features, same shape.
+
+    Example:
+
+    >>> Standardize([10.0, 0.0], [4.0, 1.0], clip=5.0)(np.array([[12.0, 1.0]])).numpy()
+    array([[1., 1.]], dtype=float32)
     """
 
     def __init__(self, mean, variance, clip=None, **kwargs):
@@ -38,11 +55,26 @@ class Standardize(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class SequenceMask(keras.layers.Layer):
-    """``[x [B, T, F], lengths [B]]`` -> x with steps ``t >= length`` zeroed, carrying the Keras
-    mask ``t < length`` to the layers after it (attention, RNNs). Zeroed padding reaches a
-    following convolution as the zeros its own 'same' padding adds, so an utterance gets the same
-    outputs alone or padded in a batch. ``carry_mask=False`` before layers that take no mask
-    (convolutions)."""
+    """Zeroes the steps of a padded batch past each sequence's length, and masks them.
+
+    Zeroed padding reaches a following convolution as the zeros its own padding adds, so a
+    sequence gets the same outputs alone or padded in a batch; the Keras mask ``t < length``
+    goes on to the layers that take one (attention, RNNs).
+
+    Args:
+        carry_mask: pass the mask on (False before layers that take no mask: convolutions).
+
+    Call arguments:
+        inputs: ``[x [B, T, F], lengths [B]]``.
+
+    Returns:
+        x with steps ``t >= length`` zeroed (and the mask ``t < length``).
+
+    Example:
+
+    >>> SequenceMask()([np.ones((2, 5, 3), "float32"), np.array([5, 2])]).numpy()[1, :, 0]
+    array([1., 1., 0., 0., 0.], dtype=float32)
+    """
 
     def __init__(self, carry_mask=True, **kwargs):
         super().__init__(**kwargs)
@@ -74,9 +106,30 @@ class SequenceMask(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class SpecAugment(keras.layers.Layer):
-    """SpecAugment's masking (Park et al. 2019) on standardised features ``[B, T, F]``, in
-    training only: ``freq_masks`` bands of up to ``freq_width`` features and ``time_masks`` spans
-    of up to ``time_width`` x T steps set to 0 (the features' mean), drawn per example."""
+    """SpecAugment's masking (Park et al. 2019), in training only.
+
+    Per example, ``freq_masks`` bands of up to ``freq_width`` features and ``time_masks`` spans
+    of up to ``time_width`` x T steps of standardised features are set to 0 (their mean).
+
+    Args:
+        freq_masks: frequency bands masked per example.
+        freq_width: the widest band, in features.
+        time_masks: time spans masked per example.
+        time_width: the longest span, as a share of the steps.
+        seed: seed of the draws.
+
+    Call arguments:
+        x: ``[B, T, F]``.
+        training: mask only in training.
+
+    Returns:
+        x with the masks applied, same shape.
+
+    Example:
+
+    >>> SpecAugment(seed=0)(np.ones((2, 100, 40), "float32"), training=True).shape
+    TensorShape([2, 100, 40])
+    """
 
     def __init__(self, freq_masks=2, freq_width=8, time_masks=2, time_width=0.1, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -117,25 +170,54 @@ class SpecAugment(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "freq_masks": self.freq_masks, "freq_width": self.freq_width,
-                "time_masks": self.time_masks, "time_width": self.time_width, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "freq_masks": self.freq_masks,
+            "freq_width": self.freq_width,
+            "time_masks": self.time_masks,
+            "time_width": self.time_width,
+            "seed": self.seed,
+        }
 
 
 @keras.saving.register_keras_serializable(package="seqgraph")
 class MelSpectrogram(keras.layers.MelSpectrogram):
-    """Keras' MelSpectrogram with the mel projection done band by band (each triangular filter
-    gathers its few frequency bins and sums them weighted) instead of as a matrix product, so that
-    int8 TFLite leaves it in float. Dynamic-range quantisation rounds a matrix product's input to
-    int8 on each call; the power spectrum spans about 100 dB and int8 keeps about 48, so the quiet
-    bands read as silence (the speech model's WER went from 0.2% in float to 64% in int8). Same
-    values as Keras' layer; the gather (at most 13 bins per band here) costs about 0.02 s more
-    per training batch than Keras' matrix product, a few percent of a step."""
+    """``keras.layers.MelSpectrogram`` whose mel projection stays in float in int8 TFLite.
+
+    The same arguments and values as Keras' layer, with the mel projection done band by band
+    (each triangular filter gathers its few frequency bins and sums them weighted) instead of as a
+    matrix product: dynamic-range int8 quantisation rounds a matrix product's input to int8 on
+    each call, and a power spectrum spans about 100 dB where int8 keeps about 48, so quiet bands
+    would read as silence (measured in docs/speech.md).
+
+    Args:
+        As ``keras.layers.MelSpectrogram``.
+
+    Call arguments:
+        inputs: waveforms ``[batch, samples]``.
+
+    Returns:
+        ``[batch, num_mel_bins, frames]`` (in dB with ``mag_exp=2``, as Keras').
+
+    Example:
+
+    >>> mel = MelSpectrogram(fft_length=256, sequence_stride=80, sequence_length=200,
+    ...                      sampling_rate=8000, num_mel_bins=40)
+    >>> mel(np.zeros((1, 8000), "float32")).shape
+    TensorShape([1, 40, 101])
+    """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        matrix = ops.convert_to_numpy(self.linear_to_mel_weight_matrix(
-            num_mel_bins=self.num_mel_bins, num_spectrogram_bins=self.fft_length // 2 + 1,
-            sampling_rate=self.sampling_rate, lower_edge_hertz=self.min_freq, upper_edge_hertz=self.max_freq))
+        matrix = ops.convert_to_numpy(
+            self.linear_to_mel_weight_matrix(
+                num_mel_bins=self.num_mel_bins,
+                num_spectrogram_bins=self.fft_length // 2 + 1,
+                sampling_rate=self.sampling_rate,
+                lower_edge_hertz=self.min_freq,
+                upper_edge_hertz=self.max_freq,
+            )
+        )
         bins = [np.flatnonzero(matrix[:, m]) for m in range(self.num_mel_bins)]
         width = max(1, max(len(b) for b in bins))
         first = np.array([b[0] if len(b) else 0 for b in bins])
