@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-export TF_CPP_MIN_LOG_LEVEL ?= 3
+SEQGRAPH := $(VENV)/bin/seqgraph
 
 .PHONY: test demo bench clean
 
@@ -24,35 +24,46 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 TU_DIR ?= ../shared/data/tu
 BROWN ?= ../shared/data/text/brown.zip
 
+# The layers' tests run under all three Keras backends; the apps' under TensorFlow (and their
+# backend-independent parts under JAX).
+LAYER_TESTS := tests/test_attention.py tests/test_graph.py tests/test_recurrent.py tests/test_embedding_ctc.py \
+	tests/test_preprocessing.py tests/test_serialization.py tests/test_fresh_weights.py
+
 test: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest tests
 	KERAS_BACKEND=jax $(PY) -m pytest tests
+	KERAS_BACKEND=torch $(PY) -m pytest $(LAYER_TESTS)
+	tests/check_wheel.sh $(PYTHON)
 
+EXAMPLES := runs/examples
 GRAPH_RUN := runs/graph/demo
 SKIPGRAM_RUN := runs/skipgram/demo
 IMAGE_RUN := runs/image/demo
 SPEECH_RUN := runs/speech/demo
-SPEECH_EXAMPLES := $(SPEECH_RUN)/examples/three_one_four.wav $(SPEECH_RUN)/examples/nine.wav $(SPEECH_RUN)/examples/two_zero_two_six.wav
+SPEECH_EXAMPLES := $(EXAMPLES)/three_one_four.wav $(EXAMPLES)/nine.wav $(EXAMPLES)/two_zero_two_six.wav
 
 demo: $(VENV)/.installed
-	$(PY) -m apps.layer_demo
-	$(PY) -m apps.graph train --dataset synthetic --model gin --folds 1 --epochs 30 --out $(GRAPH_RUN)
-	$(PY) -m apps.graph evaluate --run $(GRAPH_RUN)
-	$(PY) -m apps.graph export --run $(GRAPH_RUN)
-	$(PY) -m apps.graph predict --run $(GRAPH_RUN) apps/examples/graphs.json
-	$(PY) -m apps.skipgram train --epochs 40 --out $(SKIPGRAM_RUN)
-	$(PY) -m apps.skipgram neighbors --run $(SKIPGRAM_RUN) -k 5 government police fire president
-	$(PY) -m apps.skipgram export --run $(SKIPGRAM_RUN)
-	$(PY) -m apps.image train --model hybrid --patch-size 2 --epochs 30 --verbose 2 --out $(IMAGE_RUN)
-	$(PY) -m apps.image evaluate --run $(IMAGE_RUN)
-	$(PY) -m apps.image attention-maps --run $(IMAGE_RUN)
-	$(PY) -m apps.image export --run $(IMAGE_RUN)
-	$(PY) -m apps.image predict --run $(IMAGE_RUN) apps/examples/digit_2.png apps/examples/digit_5.png apps/examples/digit_7.png
-	$(PY) -m apps.speech train --utterances 1600 --epochs 12 --verbose 2 --out $(SPEECH_RUN)
-	$(PY) -m apps.speech evaluate --run $(SPEECH_RUN)
-	$(PY) -m apps.speech say --out-dir $(SPEECH_RUN)/examples "three one four" "nine" "two zero two six"
-	$(PY) -m apps.speech transcribe --run $(SPEECH_RUN) $(SPEECH_EXAMPLES)
-	$(PY) -m apps.speech export --run $(SPEECH_RUN)
+	$(SEQGRAPH) layer-demo
+	$(SEQGRAPH) examples $(EXAMPLES)
+	$(SEQGRAPH) graph train --dataset synthetic --model gin --folds 1 --epochs 30 --progress epoch --out $(GRAPH_RUN)
+	$(SEQGRAPH) graph evaluate --run $(GRAPH_RUN)
+	$(SEQGRAPH) graph export --run $(GRAPH_RUN)
+	$(SEQGRAPH) graph predict --run $(GRAPH_RUN) $(EXAMPLES)/graphs.json
+	$(SEQGRAPH) skipgram train --epochs 40 --out $(SKIPGRAM_RUN)
+	$(SEQGRAPH) skipgram neighbors --run $(SKIPGRAM_RUN) -k 5 government police fire president
+	$(SEQGRAPH) skipgram export --run $(SKIPGRAM_RUN)
+	$(SEQGRAPH) image train --model hybrid --patch-size 2 --epochs 30 --progress epoch --out $(IMAGE_RUN)
+	$(SEQGRAPH) image evaluate --run $(IMAGE_RUN)
+	$(SEQGRAPH) image attention-maps --run $(IMAGE_RUN)
+	$(SEQGRAPH) image export --run $(IMAGE_RUN)
+	$(SEQGRAPH) image predict --run $(IMAGE_RUN) $(EXAMPLES)/digit_2.png $(EXAMPLES)/digit_5.png $(EXAMPLES)/digit_7.png
+	$(SEQGRAPH) speech train --utterances 1600 --epochs 12 --progress epoch --out $(SPEECH_RUN)
+	$(SEQGRAPH) speech evaluate --run $(SPEECH_RUN)
+	$(SEQGRAPH) speech say --out-dir $(EXAMPLES) "three one four" "nine" "two zero two six"
+	$(SEQGRAPH) speech transcribe --run $(SPEECH_RUN) $(SPEECH_EXAMPLES)
+	$(SEQGRAPH) speech export --run $(SPEECH_RUN)
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m bench.attention

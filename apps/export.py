@@ -1,15 +1,157 @@
-"""Shared export steps: versioned SavedModel folders, TFLite conversion, LiteRT runs, the TF
-Serving models.config. Each app builds its own serving functions and verifies the results."""
+"""The one export pipeline: Keras reference -> staging -> SavedModel -> reload and compare ->
+TFLite float and int8 -> verify -> publish. An app describes its export in an ``ExportPlan``
+(its model, signatures, held-out inputs, Keras' outputs on them and its metric); ``export``
+does the rest, and nothing is moved into place before every check has passed.
 
+Layout (TF Serving's): ``<base>/<version>/`` the SavedModel, ``<base>/<app>.tflite`` and
+``<app>_int8.tflite``, ``<base>/export.json`` (the checks' figures), and ``models.config`` one
+folder up, listing every app.
+"""
+
+import dataclasses
 import os
 import re
 import shutil
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from apps.common import atomic_path, write_json
+from seqgraph.apps.common import atomic_path, native_messages_hidden, write_json
+
+
+class ExportError(RuntimeError):
+    """An export failed a check; nothing was published."""
+
+
+@dataclasses.dataclass
+class ExportPlan:
+    """What an app gives the export pipeline.
+
+    Args:
+        app: the app's name (``graph``): the TFLite files are ``<app>.tflite``, ``<app>_int8.tflite``.
+        model: the Keras model, or a ``tf.Module``, that the signatures call (its variables are saved).
+        signatures: TF Serving signatures, ``{name: (function, [tf.TensorSpec, ...])}``; one of them
+            is ``serving_default``.
+        lite: ``(function, input_signature)`` converted to TFLite (builtin ops only), saved beside
+            the others as the signature ``tflite``.
+        examples: held-out inputs, a list of feed dicts for ``serving_default``.
+        reference: ``feed -> {output name: array}``: what Keras computes on a feed (the outputs
+            named as the signatures name them).
+        score: ``[outputs, ...] -> {metric: value}``, from the outputs on every example (of any
+            signature: the SavedModel's, TFLite's, or Keras' reference).
+        compare: the output compared with the reference, as the largest absolute difference.
+        described: what the examples are, for the summary (``"60 held-out graphs"``).
+        tolerance: largest difference allowed between the SavedModel and Keras.
+        lite_examples: feeds for the TFLite signature, when they differ from ``examples``.
+        int8: ``"dynamic"`` (int8 weights, activations quantised per call) or ``"static"``
+            (int8 activations too, calibrated on ``representative``).
+        representative: a callable yielding calibration feeds for static int8.
+        float_ops: a regular expression of tensor names kept in float in static int8.
+        files: ``{file name: writer(path)}`` written beside the TFLite files.
+    """
+
+    app: str
+    model: object
+    signatures: dict
+    lite: tuple
+    examples: list
+    reference: Callable
+    score: Callable
+    compare: str
+    described: str
+    tolerance: float = 1e-4
+    lite_examples: list = None
+    int8: str = "dynamic"
+    representative: Callable = None
+    float_ops: str = None
+    files: dict = dataclasses.field(default_factory=dict)
+
+
+def export(plan, base):
+    """Run ``plan``'s export into ``base`` (``saved_models/<app>``); returns the report that is
+    also written to ``base/export.json``. Raises ExportError when a check fails."""
+    import tensorflow as tf
+
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    version = next_version(base)
+    tmp = staging(version)
+    try:
+        reference = [plan.reference(feed) for feed in plan.examples]
+        report = {"examples": plan.described, "int8": plan.int8, "keras": plan.score(reference)}
+        write_saved_model(plan.model, tmp, {**plan.signatures, "tflite": plan.lite})
+
+        serve = tf.saved_model.load(str(tmp)).signatures["serving_default"]
+        served = [
+            {k: v.numpy() for k, v in serve(**{k: tf.constant(v) for k, v in feed.items()}).items()}
+            for feed in plan.examples
+        ]
+        error = _max_error(served, reference, plan.compare)
+        report["saved_model"] = {**plan.score(served), "max_abs_error": error}
+        if error > plan.tolerance:
+            raise ExportError(
+                f"the SavedModel's {plan.compare} differ from Keras' by {error:.2e} (more than {plan.tolerance:.0e})"
+            )
+
+        lite_examples = plan.lite_examples if plan.lite_examples is not None else plan.examples
+        lite_reference = reference if plan.lite_examples is None else [plan.reference(f) for f in lite_examples]
+        lite_files = {}
+        for kind, content, lite_model in lite_models(tmp, plan.int8, plan.representative, plan.float_ops):
+            outputs = [lite_model(feed) for feed in lite_examples]
+            report[f"tflite_{kind}"] = {
+                **plan.score(outputs),
+                "max_abs_error": _max_error(outputs, lite_reference, plan.compare),
+                "bytes": len(content),
+            }
+            lite_files[f"{plan.app}.tflite" if kind == "float" else f"{plan.app}_{kind}.tflite"] = content
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    publish(tmp, version)
+    for name, content in lite_files.items():
+        with atomic_path(base / name) as tmp_file:
+            tmp_file.write_bytes(content)
+    for name, writer in plan.files.items():
+        with atomic_path(base / name) as tmp_file:
+            writer(tmp_file)
+    report["version"] = int(version.name)
+    write_json(base / "export.json", report)
+    write_models_config(base.parent)
+    _print_summary(report, version, plan)
+    return report
+
+
+def _max_error(outputs, reference, name):
+    return float(
+        max(
+            np.abs(np.asarray(o[name], np.float64) - np.asarray(r[name], np.float64)).max()
+            for o, r in zip(outputs, reference)
+        )
+    )
+
+
+def _print_summary(report, version, plan):
+    base = version.parent
+    files = ", ".join(
+        f"{name} ({(base / name).stat().st_size / 1e3:,.0f} kB)"
+        for name in (f"{plan.app}.tflite", f"{plan.app}_int8.tflite")
+    )
+    print(f"{version}: SavedModel (signatures {', '.join(plan.signatures)}); {base}/: {files}")
+    metrics = [k for k, v in report["keras"].items() if isinstance(v, (int, float))]
+    print(f"on {plan.described}: " + "".join(f"{m:>12}" for m in metrics) + f"   max |{plan.compare} - Keras|")
+    for key, title in (
+        ("keras", "Keras"),
+        ("saved_model", "SavedModel"),
+        ("tflite_float", "TFLite float"),
+        ("tflite_int8", f"TFLite int8 ({plan.int8})"),
+    ):
+        row = report[key]
+        cells = "".join(f"{row[m]:>12.4f}" if row.get(m) is not None else f"{'n/a':>12}" for m in metrics)
+        error = f"   {row['max_abs_error']:.1e}" if "max_abs_error" in row else ""
+        print(f"  {title:<24}{cells}{error}")
 
 
 def next_version(base):
@@ -34,29 +176,24 @@ def publish(tmp, path):
     return Path(path)
 
 
-def finish_export(tmp, version, app, lite_files, report):
-    """Moves the verified SavedModel ``tmp`` to ``version``, then writes ``<app>.tflite`` (float)
-    and ``<app>_int8.tflite`` beside it, ``export.json`` (``report`` with the version) and the
-    TF Serving models.config one folder up."""
-    base = Path(version).parent
-    publish(tmp, version)
-    for kind, content in lite_files.items():
-        with atomic_path(base / (f"{app}.tflite" if kind == "float" else f"{app}_{kind}.tflite")) as tmp_file:
-            tmp_file.write_bytes(content)
-    report["version"] = int(Path(version).name)
-    write_json(base / "export.json", report)
-    write_models_config(base.parent)
-
-
 def write_saved_model(model, path, endpoints):
-    """A SavedModel of ``model`` at ``path`` with ``endpoints``: {name: (function, input_signature)}."""
+    """A SavedModel of ``model`` (a Keras model, or a ``tf.Module`` holding its own variables and
+    tables) at ``path`` with ``endpoints``: ``{name: (function, input_signature)}``."""
     import keras
+    import tensorflow as tf
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    for name, (function, signature) in endpoints.items():
-        archive.add_endpoint(name, function, input_signature=signature)
-    archive.write_out(str(path), verbose=False)
+    if isinstance(model, keras.layers.Layer):
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for name, (function, signature) in endpoints.items():
+            archive.add_endpoint(name, function, input_signature=signature)
+        archive.write_out(str(path), verbose=False)
+    else:
+        signatures = {
+            name: tf.function(function, input_signature=signature).get_concrete_function()
+            for name, (function, signature) in endpoints.items()
+        }
+        tf.saved_model.save(model, str(path), signatures=signatures)
 
 
 def lite_models(saved_model, int8, representative=None, float_ops=None, signature="tflite"):
@@ -126,14 +263,14 @@ class LiteModel:
     def __init__(self, content, signature):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_content=content)
+        with native_messages_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            self.interpreter = Interpreter(model_content=content)
         self.runner = self.interpreter.get_signature_runner(signature)
         self.input_types = {name: d["dtype"] for name, d in self.runner.get_input_details().items()}
 
     def __call__(self, feeds):
         """Named outputs for a dict of named inputs."""
-        return self.runner(**{name: np.asarray(feeds[name], dtype=dtype)
-                              for name, dtype in self.input_types.items()})
+        return self.runner(**{name: np.asarray(feeds[name], dtype=dtype) for name, dtype in self.input_types.items()})
 
     def op_names(self):
         return {op["op_name"] for op in self.interpreter._get_ops_details()}
@@ -142,7 +279,7 @@ class LiteModel:
         """Stops the export if the model needs Flex ops (LiteRT cannot run them)."""
         flex = sorted(op for op in self.op_names() if op.startswith("Flex"))
         if flex:
-            raise SystemExit(f"error: the {what} TFLite model needs Flex ops {flex}")
+            raise ExportError(f"the {what} TFLite model needs Flex ops {flex}")
 
 
 def write_models_config(root="saved_models"):
@@ -151,8 +288,10 @@ def write_models_config(root="saved_models"):
     root = Path(root)
     entries = []
     for app in sorted(p for p in root.iterdir() if p.is_dir() and any(c.name.isdigit() for c in p.iterdir())):
-        entries.append(f'  config {{\n    name: "{app.name}"\n    base_path: "{app.resolve()}"\n'
-                       f'    model_platform: "tensorflow"\n  }}')
+        entries.append(
+            f'  config {{\n    name: "{app.name}"\n    base_path: "{app.resolve()}"\n'
+            f'    model_platform: "tensorflow"\n  }}'
+        )
     text = "model_config_list {\n" + "\n".join(entries) + "\n}\n"
     with atomic_path(root / "models.config") as tmp:
         tmp.write_text(text)

@@ -1,20 +1,16 @@
 """Train one tiny model per layer family on generated data and print one line each.
 
-Run with ``python -m apps.layer_demo`` (``make demo``). Every task is generated here from a
-seed, so it needs no network and no files; each finishes in seconds on a laptop CPU.
+Run with ``seqgraph layer-demo`` (``make demo``). Every task is generated here from a seed, so
+it needs no network and no files; each finishes in seconds on a laptop CPU.
 """
 
-import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras
+import numpy as np
+from keras import ops
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import ops  # noqa: E402
-
-import layers  # noqa: E402
+from seqgraph import layers
 
 
 def attention_task(rng):
@@ -28,11 +24,14 @@ def attention_task(rng):
     h = layers.MultiHeadSelfAttention(num_heads=4, key_dim=16, window=3)(h)
     h = keras.layers.Dense(64, activation="relu")(h)
     model = keras.Model(tokens, keras.layers.Dense(2)(h))
-    model.compile(keras.optimizers.Adam(3e-3),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     model.fit(x[:2500], y[:2500], epochs=12, batch_size=32, verbose=0)
     acc = model.evaluate(x[2500:], y[2500:], verbose=0)[1]
-    return f"truncated self-attention (window 3): 'x[i] == x[i-2]' per position, accuracy {acc:.3f} (majority {1 - y[2500:].mean():.3f})"
+    majority = 1 - y[2500:].mean()
+    task = "truncated self-attention (window 3): 'x[i] == x[i-2]' per position"
+    return f"{task}, accuracy {acc:.3f} (majority {majority:.3f})"
 
 
 def recurrent_task(rng):
@@ -48,7 +47,8 @@ def recurrent_task(rng):
     model.compile(keras.optimizers.Adam(1e-2), "binary_crossentropy", metrics=["accuracy"])
     model.fit(x[:2500, :, None], y[:2500], epochs=10, batch_size=64, verbose=0)
     acc = model.evaluate(x[2500:, :, None], y[2500:], verbose=0)[1]
-    return f"bidirectional peephole LSTM: sign of a padded +-1 sum, accuracy {acc:.3f} (majority {max(y[2500:].mean(), 1 - y[2500:].mean()):.3f})"
+    majority = max(y[2500:].mean(), 1 - y[2500:].mean())
+    return f"bidirectional peephole LSTM: sign of a padded +-1 sum, accuracy {acc:.3f} (majority {majority:.3f})"
 
 
 def _graphs(rng, count):
@@ -81,9 +81,13 @@ def graph_task(rng):
     """Cycle or tree, from structure alone; one batch holds all graphs of a split."""
     train, test = _graphs(rng, 400), _graphs(rng, 200)
     results = []
-    convs = {"GIN": lambda: layers.GINConv(32), "GAT": lambda: layers.GATConv(16, heads=2),
-             "Cheb": lambda: layers.ChebConv(32, K=3), "GCN": lambda: layers.GCNConv(32),
-             "SAGE": lambda: layers.GraphSAGEConv(32)}
+    convs = {
+        "GIN": lambda: layers.GINConv(32),
+        "GAT": lambda: layers.GATConv(16, heads=2),
+        "Cheb": lambda: layers.ChebConv(32, K=3),
+        "GCN": lambda: layers.GCNConv(32),
+        "SAGE": lambda: layers.GraphSAGEConv(32),
+    }
     for name, conv in convs.items():
         x = keras.Input((1,))
         senders, receivers, graph_ids = (keras.Input((), dtype="int32") for _ in range(3))
@@ -98,15 +102,17 @@ def graph_task(rng):
         logits = keras.ops.convert_to_numpy(model(_disjoint(test)))[:, 0]
         acc = np.mean((logits > 0) == np.array([g[2] for g in test]))
         results.append(f"{name} {acc:.2f}")
-    return ("graph layers: cycle vs tree from structure only, accuracy " + ", ".join(results)
-            + " (chance 0.5; GAT and mean-SAGE cannot count neighbours, Xu et al. 2019)")
+    return (
+        "graph layers: cycle vs tree from structure only, accuracy "
+        + ", ".join(results)
+        + " (chance 0.5; GAT and mean-SAGE cannot count neighbours, Xu et al. 2019)"
+    )
 
 
 def embedding_task(rng):
     """Sentences drawn from one of two topics; skip-gram should put topic-mates together."""
     vocab, topics, window, negatives = 40, 2, 2, 4
-    sentences = [rng.integers(0, vocab // topics, 12) + (vocab // topics) * rng.integers(0, topics)
-                 for _ in range(600)]
+    sentences = [rng.integers(0, vocab // topics, 12) + (vocab // topics) * rng.integers(0, topics) for _ in range(600)]
     centre, context = [], []
     for s in sentences:
         for i in range(len(s)):
@@ -127,7 +133,8 @@ def embedding_task(rng):
     sim = v @ v.T
     np.fill_diagonal(sim, -np.inf)
     same = np.mean(sim.argmax(1) // (vocab // topics) == np.arange(vocab) // (vocab // topics))
-    return f"skip-gram: nearest neighbour from the same topic for {same:.0%} of words (chance {(vocab // topics - 1) / (vocab - 1):.0%})"
+    chance = (vocab // topics - 1) / (vocab - 1)
+    return f"skip-gram: nearest neighbour from the same topic for {same:.0%} of words (chance {chance:.0%})"
 
 
 def ctc_task(rng):
@@ -142,7 +149,7 @@ def ctc_task(rng):
             sym, dur = int(rng.integers(1, classes)), int(rng.integers(1, 4))
             if t + dur > frames:
                 break
-            x[b, t:t + dur, sym] = 1.0
+            x[b, t : t + dur, sym] = 1.0
             labels[b, k] = sym
             t, k = t + dur, k + 1
     x += rng.normal(0, 0.15, x.shape).astype("float32")
@@ -156,21 +163,27 @@ def ctc_task(rng):
     return f"CTC (BiLSTM, greedy decoding): symbol strings read exactly in {exact:.0%} of held-out sequences"
 
 
-TASKS = {"attention": attention_task, "recurrent": recurrent_task, "graph": graph_task,
-         "embedding": embedding_task, "ctc": ctc_task}
+TASKS = {
+    "attention": attention_task,
+    "recurrent": recurrent_task,
+    "graph": graph_task,
+    "embedding": embedding_task,
+    "ctc": ctc_task,
+}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=sorted(TASKS), nargs="*", help="run only these families")
-    args = parser.parse_args(argv)
-    for name in args.only or TASKS:
-        keras.utils.set_random_seed(args.seed)
+def run(seed=0, only=None):
+    """Train the tasks ``only`` (default: all of TASKS) with ``seed``; print a line each."""
+    for name in only or TASKS:
+        keras.utils.set_random_seed(seed)
         start = time.time()
-        line = TASKS[name](np.random.default_rng(args.seed))
+        line = TASKS[name](np.random.default_rng(seed))
         print(f"{name:>10}: {line} [{time.time() - start:.0f}s]", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from seqgraph.cli import main
+
+    main(["layer-demo", *sys.argv[1:]])

@@ -15,8 +15,6 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 HEADS, KEY_DIM, FEATURES, WINDOW = 4, 16, 64, 64
 
 
@@ -25,15 +23,20 @@ def _build(kind, seq_len, batch):
     import numpy as np
     import tensorflow as tf
 
-    import layers
+    from seqgraph import layers
 
     x = tf.constant(np.random.default_rng(0).normal(size=(batch, seq_len, FEATURES)).astype("float32"))
     if kind == "keras_mha":
         layer = keras.layers.MultiHeadAttention(HEADS, KEY_DIM)
-        call = lambda: layer(x, x)  # noqa: E731
+
+        def call():
+            return layer(x, x)
     else:
         layer = layers.MultiHeadSelfAttention(HEADS, KEY_DIM, window=WINDOW if kind == "truncated" else None)
-        call = lambda: layer(x)  # noqa: E731
+
+        def call():
+            return layer(x)
+
     call()  # build
 
     @tf.function
@@ -52,12 +55,21 @@ def compare_with_keras(lengths, batch, repeats):
 
     rows = []
     for t in lengths:
-        times = interleaved({"ours": _build("full", t, batch), "keras_mha": _build("keras_mha", t, batch)},
-                            repeats=repeats)
-        row = {"seq_len": t, "batch": batch, "ours_ms": 1e3 * times["ours"],
-               "keras_mha_ms": 1e3 * times["keras_mha"], "ratio": times["ours"] / times["keras_mha"]}
-        print(f"T={t:5d}  ours {row['ours_ms']:8.1f} ms  keras MHA {row['keras_mha_ms']:8.1f} ms  "
-              f"ratio {row['ratio']:.2f}", flush=True)
+        times = interleaved(
+            {"ours": _build("full", t, batch), "keras_mha": _build("keras_mha", t, batch)}, repeats=repeats
+        )
+        row = {
+            "seq_len": t,
+            "batch": batch,
+            "ours_ms": 1e3 * times["ours"],
+            "keras_mha_ms": 1e3 * times["keras_mha"],
+            "ratio": times["ours"] / times["keras_mha"],
+        }
+        print(
+            f"T={t:5d}  ours {row['ours_ms']:8.1f} ms  keras MHA {row['keras_mha_ms']:8.1f} ms  "
+            f"ratio {row['ratio']:.2f}",
+            flush=True,
+        )
         rows.append(row)
     return rows
 
@@ -81,14 +93,19 @@ def child(kind, seq_len, repeats):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    print(json.dumps({"seconds": sorted(times)[len(times) // 2],
-                      "peak_extra_mb": _status(os.getpid(), "VmHWM") - before}))
+    print(
+        json.dumps({"seconds": sorted(times)[len(times) // 2], "peak_extra_mb": _status(os.getpid(), "VmHWM") - before})
+    )
 
 
 def run_guarded(kind, seq_len, budget_mb, repeats):
     """Run ``child`` in a subprocess; stop it if its resident memory passes the budget."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench.attention", "--child", kind, str(seq_len),
-                             str(repeats)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.attention", "--child", kind, str(seq_len), str(repeats)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     peak = 0.0
     while proc.poll() is None:
         try:
@@ -122,6 +139,7 @@ def truncated_vs_full(lengths, budget_mb, repeats):
             if "seconds" in r:
                 return f"{1e3 * r['seconds']:9.1f} ms {r['peak_extra_mb']:8.0f} MB"
             return f"{'out of memory budget':>23}"
+
         print(f"T={t:6d}  truncated {show(row['truncated'])}   full {show(row['full'])}", flush=True)
         rows.append(row)
     return rows
@@ -150,7 +168,7 @@ def plot_scaling(rows, path):
     if oom:
         fig.suptitle(f"full attention ran out of the memory budget from T = {min(oom)}")
     fig.tight_layout()
-    from apps.common import atomic_path
+    from seqgraph.apps.common import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100)
@@ -172,16 +190,28 @@ def main(argv=None):
     lengths = [128, 512] if args.quick else [128, 256, 512, 1024, 2048]
     long_lengths = [1024, 4096] if args.quick else [1024, 2048, 4096, 8192, 16384, 32768]
     repeats = 3 if args.quick else 10
-    print(f"ours vs keras.layers.MultiHeadAttention: {HEADS} heads x {KEY_DIM}, {FEATURES} features, "
-          "batch 4, forward+backward")
+    print(
+        f"ours vs keras.layers.MultiHeadAttention: {HEADS} heads x {KEY_DIM}, {FEATURES} features, "
+        "batch 4, forward+backward"
+    )
     vs_keras = compare_with_keras(lengths, batch=4, repeats=repeats)
-    print(f"truncated (window {WINDOW}) vs full attention, batch 1, forward+backward, "
-          f"budget {args.budget_gb:g} GB")
+    print(f"truncated (window {WINDOW}) vs full attention, batch 1, forward+backward, budget {args.budget_gb:g} GB")
     scaling = truncated_vs_full(long_lengths, args.budget_gb * 1024, repeats=3)
-    write_results("attention", {
-        "setup": {"heads": HEADS, "key_dim": KEY_DIM, "features": FEATURES, "window": WINDOW,
-                  "budget_gb": args.budget_gb, "quick": args.quick},
-        "vs_keras_mha": vs_keras, "truncated_vs_full": scaling})
+    write_results(
+        "attention",
+        {
+            "setup": {
+                "heads": HEADS,
+                "key_dim": KEY_DIM,
+                "features": FEATURES,
+                "window": WINDOW,
+                "budget_gb": args.budget_gb,
+                "quick": args.quick,
+            },
+            "vs_keras_mha": vs_keras,
+            "truncated_vs_full": scaling,
+        },
+    )
     plot_scaling(scaling, RESULTS / "attention_scaling.png")
 
 

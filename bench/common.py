@@ -52,14 +52,20 @@ def environment():
     import keras
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "cpus": os.cpu_count(), "machine": platform.machine(), **_cpu(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        **_cpu(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def write_results(name, results):
     """bench/results/<name>.json, never half-written."""
-    from apps.common import write_json
+    from seqgraph.apps.common import write_json
 
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"

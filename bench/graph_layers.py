@@ -10,9 +10,6 @@ timing; our layers derive the normalisation from the edge list inside every step
 """
 
 import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 GRAPHS, MEAN_NODES, MEAN_EDGES, FEATURES, WIDTH = 128, 39, 73, 32, 64
 
@@ -51,8 +48,9 @@ def _peer_matrix(kind, senders, receivers, n):
     elif kind == "gcn":
         a = sp.csr_matrix(gcn_filter(a))
     a = a.tocoo()
-    return tf.sparse.reorder(tf.SparseTensor(np.stack([a.row, a.col], 1).astype("int64"),
-                                             a.data.astype("float32"), a.shape))
+    return tf.sparse.reorder(
+        tf.SparseTensor(np.stack([a.row, a.col], 1).astype("int64"), a.data.astype("float32"), a.shape)
+    )
 
 
 def _step(convs, head, call, variables):
@@ -71,15 +69,18 @@ def build(kind, library, batch):
     import keras
     import tensorflow as tf
 
-    import layers
+    from seqgraph import layers
 
     x, senders, receivers, graph_ids = (tf.constant(v) for v in batch)
     n = int(x.shape[0])
     pool = layers.GraphPooling("sum", num_graphs=GRAPHS)
     dense = keras.layers.Dense(1)
     if library == "ours":
-        make = {"gin": lambda: layers.GINConv(WIDTH), "gat": lambda: layers.GATConv(WIDTH // 4, heads=4),
-                "cheb": lambda: layers.ChebConv(WIDTH, K=3)}[kind]
+        make = {
+            "gin": lambda: layers.GINConv(WIDTH),
+            "gat": lambda: layers.GATConv(WIDTH // 4, heads=4),
+            "cheb": lambda: layers.ChebConv(WIDTH, K=3),
+        }[kind]
         convs = [make(), make()]
 
         def call():
@@ -89,9 +90,11 @@ def build(kind, library, batch):
     else:
         import spektral.layers as sl
 
-        make = {"gin": lambda: sl.GINConv(WIDTH, epsilon=0.0, mlp_hidden=[WIDTH], mlp_batchnorm=False),
-                "gat": lambda: sl.GATConv(WIDTH // 4, attn_heads=4),
-                "cheb": lambda: sl.ChebConv(WIDTH, K=3)}[kind]
+        make = {
+            "gin": lambda: sl.GINConv(WIDTH, epsilon=0.0, mlp_hidden=[WIDTH], mlp_batchnorm=False),
+            "gat": lambda: sl.GATConv(WIDTH // 4, attn_heads=4),
+            "cheb": lambda: sl.ChebConv(WIDTH, K=3),
+        }[kind]
         a = _peer_matrix(kind, batch[1], batch[2], n)
         convs = [make(), make()]
         convs[0].build([(None, FEATURES), (None, None)])
@@ -101,6 +104,7 @@ def build(kind, library, batch):
             h = tf.nn.relu(convs[0].call([x, a]))
             h = tf.nn.relu(convs[1].call([h, a]))
             return pool([h, graph_ids])
+
     dense(call())
 
     def variables():  # includes GIN's MLP weights: Keras tracks sub-layers for both libraries
@@ -123,17 +127,32 @@ def main(argv=None):
     print(f"PROTEINS-sized batch: {GRAPHS} graphs, {nodes} nodes, {edges} directed edges")
     rows = []
     for kind in ("gin", "gat", "cheb"):
-        times = interleaved({"ours": build(kind, "ours", batch), "spektral": build(kind, "spektral", batch)},
-                            repeats=5 if args.quick else 30, warmup=3)
-        row = {"layer": kind, "ours_ms": 1e3 * times["ours"], "spektral_ms": 1e3 * times["spektral"],
-               "ratio": times["ours"] / times["spektral"],
-               "ours_graphs_per_s": GRAPHS / times["ours"], "spektral_graphs_per_s": GRAPHS / times["spektral"]}
-        print(f"{kind:5s} ours {row['ours_ms']:7.2f} ms  spektral {row['spektral_ms']:7.2f} ms  "
-              f"ratio {row['ratio']:.2f}", flush=True)
+        times = interleaved(
+            {"ours": build(kind, "ours", batch), "spektral": build(kind, "spektral", batch)},
+            repeats=5 if args.quick else 30,
+            warmup=3,
+        )
+        row = {
+            "layer": kind,
+            "ours_ms": 1e3 * times["ours"],
+            "spektral_ms": 1e3 * times["spektral"],
+            "ratio": times["ours"] / times["spektral"],
+            "ours_graphs_per_s": GRAPHS / times["ours"],
+            "spektral_graphs_per_s": GRAPHS / times["spektral"],
+        }
+        print(
+            f"{kind:5s} ours {row['ours_ms']:7.2f} ms  spektral {row['spektral_ms']:7.2f} ms  ratio {row['ratio']:.2f}",
+            flush=True,
+        )
         rows.append(row)
-    write_results("graph_layers", {"batch": {"graphs": GRAPHS, "nodes": nodes, "edges": edges,
-                                             "features": FEATURES, "width": WIDTH},
-                                   "what": "2 layers + sum pooling + dense, training step", "rows": rows})
+    write_results(
+        "graph_layers",
+        {
+            "batch": {"graphs": GRAPHS, "nodes": nodes, "edges": edges, "features": FEATURES, "width": WIDTH},
+            "what": "2 layers + sum pooling + dense, training step",
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -11,12 +11,9 @@ compared. PyG is optional (``pip install torch==2.13.0 torch_geometric``); witho
 """
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 BATCH, HIDDEN, LAYERS = 128, 64, 5
 EPOCHS_PER_ROUND = 5
@@ -25,11 +22,19 @@ EPOCHS_PER_ROUND = 5
 def ours(dataset):
     import keras
 
-    from apps.graph import build_model, compile_model, feature_stats
-    from datasets import graphs
+    from seqgraph.apps.graph.model import build_model, compile_model
+    from seqgraph.datasets import graphs
 
-    model = build_model("gin", dataset.num_features, dataset.num_classes, HIDDEN, LAYERS, 0.5,
-                        stats=feature_stats(dataset, range(dataset.num_graphs)), symmetric_edges=dataset.symmetric)
+    model = build_model(
+        "gin",
+        dataset.num_features,
+        dataset.num_classes,
+        HIDDEN,
+        LAYERS,
+        0.5,
+        stats=dataset.attribute_stats(range(dataset.num_graphs)),
+        symmetric_edges=dataset.symmetric,
+    )
     data = graphs.tf_dataset(dataset, range(dataset.num_graphs), BATCH, shuffle=True)
     compile_model(model, 0.01, len(data))  # as the app trains it (no decay within 50 epochs)
 
@@ -45,8 +50,14 @@ def ours(dataset):
 
     def epochs():
         clock = Clock()
-        model.fit(data.repeat(), steps_per_epoch=len(data), epochs=EPOCHS_PER_ROUND, verbose=0,
-                  shuffle=False, callbacks=[clock])
+        model.fit(
+            data.repeat(),
+            steps_per_epoch=len(data),
+            epochs=EPOCHS_PER_ROUND,
+            verbose=0,
+            shuffle=False,
+            callbacks=[clock],
+        )
         return clock.seconds
 
     return epochs
@@ -78,11 +89,15 @@ def spektral_gin(dataset):
     def batches():  # reshuffled each epoch, as spektral's DisjointLoader does
         order = rng.permutation(dataset.num_graphs)
         for i in range(0, len(order), BATCH):
-            inputs, y = dataset.batch(order[i:i + BATCH])
+            inputs, y = dataset.batch(order[i : i + BATCH])
             n = len(inputs["node_features"])
-            a = tf.sparse.reorder(tf.SparseTensor(
-                np.stack([inputs["senders"], inputs["receivers"]], 1).astype("int64"),
-                np.ones(len(inputs["senders"]), "float32"), (n, n)))
+            a = tf.sparse.reorder(
+                tf.SparseTensor(
+                    np.stack([inputs["senders"], inputs["receivers"]], 1).astype("int64"),
+                    np.ones(len(inputs["senders"]), "float32"),
+                    (n, n),
+                )
+            )
             yield tf.constant(inputs["node_features"]), a, tf.constant(inputs["graph_ids"]), tf.constant(y)
 
     pool.build([(None, HIDDEN), (None,)])
@@ -118,17 +133,33 @@ def pyg_gin(dataset):
     items = []
     for i in range(dataset.num_graphs):
         inputs, y = dataset.batch([i])
-        items.append(Data(x=torch.from_numpy(inputs["node_features"]),
-                          edge_index=torch.from_numpy(np.stack([inputs["senders"], inputs["receivers"]]).astype("int64")),
-                          y=torch.tensor(y, dtype=torch.long)))
+        items.append(
+            Data(
+                x=torch.from_numpy(inputs["node_features"]),
+                edge_index=torch.from_numpy(np.stack([inputs["senders"], inputs["receivers"]]).astype("int64")),
+                y=torch.tensor(y, dtype=torch.long),
+            )
+        )
 
     class GIN(nn.Module):
         def __init__(self):
             super().__init__()
             dims = [dataset.num_features] + [HIDDEN] * (LAYERS - 1)
-            self.convs = nn.ModuleList([GINConv(nn.Sequential(
-                nn.Linear(dims[i], HIDDEN), nn.BatchNorm1d(HIDDEN), nn.ReLU(),
-                nn.Linear(HIDDEN, HIDDEN), nn.BatchNorm1d(HIDDEN), nn.ReLU())) for i in range(LAYERS - 1)])
+            self.convs = nn.ModuleList(
+                [
+                    GINConv(
+                        nn.Sequential(
+                            nn.Linear(dims[i], HIDDEN),
+                            nn.BatchNorm1d(HIDDEN),
+                            nn.ReLU(),
+                            nn.Linear(HIDDEN, HIDDEN),
+                            nn.BatchNorm1d(HIDDEN),
+                            nn.ReLU(),
+                        )
+                    )
+                    for i in range(LAYERS - 1)
+                ]
+            )
             self.heads = nn.ModuleList([nn.Linear(d, dataset.num_classes) for d in dims])
             self.dropout = nn.Dropout(0.5)
 
@@ -166,11 +197,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from bench.common import interleaved, write_results
-    from datasets import graphs
+    from seqgraph.datasets import graphs
 
     dataset = graphs.load_tu("PROTEINS", args.data_dir)
-    print(f"PROTEINS: {dataset.num_graphs} graphs; GIN, batch {BATCH}; median of {args.rounds} rounds of "
-          f"{EPOCHS_PER_ROUND} epochs per library, taken in turn")
+    print(
+        f"PROTEINS: {dataset.num_graphs} graphs; GIN, batch {BATCH}; median of {args.rounds} rounds of "
+        f"{EPOCHS_PER_ROUND} epochs per library, taken in turn"
+    )
     epochs, rows = {}, {}
     for name, setup in (("seqgraph", ours), ("spektral", spektral_gin), ("pyg", pyg_gin)):
         try:
@@ -180,15 +213,19 @@ def main(argv=None):
             print(f"{name:>9}: skipped, {e.name} not installed", flush=True)
     seconds = interleaved(epochs, repeats=args.rounds, warmup=1)  # warm-up: tracing
     for name, round_seconds in seconds.items():
-        rows[name] = {"graphs_per_second": dataset.num_graphs * EPOCHS_PER_ROUND / round_seconds,
-                      "epoch_seconds": round_seconds / EPOCHS_PER_ROUND}
+        rows[name] = {
+            "graphs_per_second": dataset.num_graphs * EPOCHS_PER_ROUND / round_seconds,
+            "epoch_seconds": round_seconds / EPOCHS_PER_ROUND,
+        }
         print(f"{name:>9}: {rows[name]['graphs_per_second']:7.0f} graphs/s", flush=True)
     for peer in ("spektral", "pyg"):
         if peer in seconds:
             # throughput ratio: above 1 means we train faster
             rows[f"speedup_vs_{peer}"] = seconds[peer] / seconds["seqgraph"]
-    write_results("graph_training", {"dataset": "PROTEINS", "batch": BATCH, "rounds": args.rounds,
-                                      "epochs_per_round": EPOCHS_PER_ROUND, **rows})
+    write_results(
+        "graph_training",
+        {"dataset": "PROTEINS", "batch": BATCH, "rounds": args.rounds, "epochs_per_round": EPOCHS_PER_ROUND, **rows},
+    )
 
 
 if __name__ == "__main__":

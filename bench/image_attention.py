@@ -6,9 +6,6 @@ inference images/s, timed in alternation in one process. ratio = ours' time / pe
 """
 
 import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TRAIN_BATCH, INFER_BATCH, STEPS = 64, 256, 5
 
@@ -39,8 +36,8 @@ def _timers(attention):
     import numpy as np
     import tensorflow as tf
 
-    from apps import image
-    from datasets import images
+    from seqgraph.apps.image import model as image
+    from seqgraph.datasets import images
 
     data = images.digits()
     model = image.build_model("vit", data.shape, data.num_classes, attention=attention)
@@ -68,16 +65,27 @@ def main(argv=None):
     ours_train, ours_infer, ours_params = _timers(None)
     peer_train, peer_infer, peer_params = _timers(keras_self_attention())
     assert ours_params == peer_params, (ours_params, peer_params)
-    times = interleaved({"ours_train": ours_train, "peer_train": peer_train, "ours_infer": ours_infer,
-                         "peer_infer": peer_infer}, repeats=args.repeats)
-    result = {"model": "vit (patch 1, dim 64, 4 blocks x 4 heads, 8x8 digits)", "parameters": ours_params,
-              "train_batch": TRAIN_BATCH, "infer_batch": INFER_BATCH}
+    times = interleaved(
+        {"ours_train": ours_train, "peer_train": peer_train, "ours_infer": ours_infer, "peer_infer": peer_infer},
+        repeats=args.repeats,
+    )
+    result = {
+        "model": "vit (patch 1, dim 64, 4 blocks x 4 heads, 8x8 digits)",
+        "parameters": ours_params,
+        "train_batch": TRAIN_BATCH,
+        "infer_batch": INFER_BATCH,
+    }
     for phase, images_per_call in (("train", TRAIN_BATCH * STEPS), ("infer", INFER_BATCH)):
         ours, peer = times[f"ours_{phase}"], times[f"peer_{phase}"]
-        result[phase] = {"ours_images_per_s": images_per_call / ours, "keras_mha_images_per_s": images_per_call / peer,
-                         "ratio": ours / peer}
-        print(f"{phase:>5}: ours {images_per_call / ours:8.0f} images/s, keras MHA {images_per_call / peer:8.0f} "
-              f"images/s, ratio (time) {ours / peer:.2f}")
+        result[phase] = {
+            "ours_images_per_s": images_per_call / ours,
+            "keras_mha_images_per_s": images_per_call / peer,
+            "ratio": ours / peer,
+        }
+        print(
+            f"{phase:>5}: ours {images_per_call / ours:8.0f} images/s, keras MHA {images_per_call / peer:8.0f} "
+            f"images/s, ratio (time) {ours / peer:.2f}"
+        )
     write_results("image_attention", result)
     return result
 

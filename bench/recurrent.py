@@ -8,9 +8,6 @@ no fused CPU kernel to lose, so the two share the same RNN loop.
 """
 
 import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _model(layer, steps, features):
@@ -30,8 +27,8 @@ def main(argv=None):
     import keras
     import numpy as np
 
-    import layers
     from bench.common import interleaved, write_results
+    from seqgraph import layers
 
     rows = []
     configs = [(32, 50, 32, 64)] if args.quick else [(32, 50, 32, 64), (32, 100, 64, 128), (8, 400, 40, 128)]
@@ -41,13 +38,25 @@ def main(argv=None):
         y = rng.normal(size=(batch, 1)).astype("float32")
         ours = _model(layers.PeepholeLSTM(units), steps, features)
         peer = _model(keras.layers.LSTM(units), steps, features)
-        times = interleaved({"ours": lambda: ours.train_on_batch(x, y), "peer": lambda: peer.train_on_batch(x, y)},
-                            repeats=5 if args.quick else 20, warmup=3)
-        row = {"batch": batch, "steps": steps, "features": features, "units": units,
-               "peephole_lstm_ms": 1e3 * times["ours"], "keras_lstm_ms": 1e3 * times["peer"],
-               "ratio": times["ours"] / times["peer"]}
-        print(f"B={batch} T={steps} F={features} U={units}: peephole {row['peephole_lstm_ms']:.1f} ms, "
-              f"keras LSTM {row['keras_lstm_ms']:.1f} ms, ratio {row['ratio']:.2f}", flush=True)
+        times = interleaved(
+            {"ours": lambda: ours.train_on_batch(x, y), "peer": lambda: peer.train_on_batch(x, y)},
+            repeats=5 if args.quick else 20,
+            warmup=3,
+        )
+        row = {
+            "batch": batch,
+            "steps": steps,
+            "features": features,
+            "units": units,
+            "peephole_lstm_ms": 1e3 * times["ours"],
+            "keras_lstm_ms": 1e3 * times["peer"],
+            "ratio": times["ours"] / times["peer"],
+        }
+        print(
+            f"B={batch} T={steps} F={features} U={units}: peephole {row['peephole_lstm_ms']:.1f} ms, "
+            f"keras LSTM {row['keras_lstm_ms']:.1f} ms, ratio {row['ratio']:.2f}",
+            flush=True,
+        )
         rows.append(row)
     write_results("recurrent", {"what": "train_on_batch step, forward+backward", "rows": rows})
 

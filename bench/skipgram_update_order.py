@@ -30,24 +30,38 @@ not a speed benchmark.
 """
 
 import argparse
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numba
+import numpy as np
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-
-from bench.skipgram_vs_gensim import SCORES, SETTINGS, gensim_word2vec  # noqa: E402  (that comparison's settings)
-from datasets.text import SHUFFLE_SPAN  # noqa: E402
+from bench.skipgram_vs_gensim import SCORES, SETTINGS, gensim_word2vec  # that comparison's settings
+from seqgraph.datasets.text import SHUFFLE_SPAN
 
 LR, MIN_LR, BATCH = 0.025, 0.0001, 2048
-CONFIGS = (("corpus", "sequential"), ("corpus", "batched"), ("corpus", "batched_positive_sequential"),
-           ("corpus", "batched_centre_runs"), ("shuffled", "sequential"), ("shuffled", "batched"),
-           ("ours_unspanned", "sequential"), ("ours_unspanned", "batched"), ("corpus", "batched_exact_runs"),
-           ("centres", "batched"), ("streams", "batched"), ("sentences", "sequential"), ("reversed", "sequential"),
-           ("ours", "sequential"), ("ours", "batched"))
-UPDATES = {"sequential": 0, "batched": 1, "batched_positive_sequential": 2, "batched_centre_runs": 3,
-           "batched_exact_runs": 4}
+CONFIGS = (
+    ("corpus", "sequential"),
+    ("corpus", "batched"),
+    ("corpus", "batched_positive_sequential"),
+    ("corpus", "batched_centre_runs"),
+    ("shuffled", "sequential"),
+    ("shuffled", "batched"),
+    ("ours_unspanned", "sequential"),
+    ("ours_unspanned", "batched"),
+    ("corpus", "batched_exact_runs"),
+    ("centres", "batched"),
+    ("streams", "batched"),
+    ("sentences", "sequential"),
+    ("reversed", "sequential"),
+    ("ours", "sequential"),
+    ("ours", "batched"),
+)
+UPDATES = {
+    "sequential": 0,
+    "batched": 1,
+    "batched_positive_sequential": 2,
+    "batched_centre_runs": 3,
+    "batched_exact_runs": 4,
+}
 # how _pairs lays out an order (arrangement, span; 0: the whole pass); the others start from corpus order
 ARRANGEMENTS = {"ours": (1, SHUFFLE_SPAN), "ours_unspanned": (1, 0), "centres": (2, 0)}
 
@@ -174,19 +188,38 @@ def word_vectors(ids, sentence_ids, vocab, order, updates, seed):
         if order in ("sentences", "reversed"):
             picked = rng.permutation(len(sentences)) if order == "sentences" else range(len(sentences) - 1, -1, -1)
             tokens = np.concatenate([sentences[k] for k in picked])
-        inputs, truth = _pairs(ids[tokens], sentence_ids[tokens], keep, SETTINGS["window"], seed * 1000 + epoch,
-                               *ARRANGEMENTS.get(order, (0, 0)))
+        inputs, truth = _pairs(
+            ids[tokens],
+            sentence_ids[tokens],
+            keep,
+            SETTINGS["window"],
+            seed * 1000 + epoch,
+            *ARRANGEMENTS.get(order, (0, 0)),
+        )
         if order == "shuffled":
             permutation = rng.permutation(len(inputs))
             inputs, truth = inputs[permutation], truth[permutation]
         if order == "streams":
             length = len(inputs) // BATCH
-            inputs, truth = (np.concatenate([a[:length * BATCH].reshape(BATCH, length).T.ravel(), a[length * BATCH:]])
-                             for a in (inputs, truth))
+            inputs, truth = (
+                np.concatenate([a[: length * BATCH].reshape(BATCH, length).T.ravel(), a[length * BATCH :]])
+                for a in (inputs, truth)
+            )
         lr_start = LR - (LR - MIN_LR) * epoch / epochs
         lr_end = LR - (LR - MIN_LR) * (epoch + 1) / epochs
-        _train(inputs, truth, cdf, vectors, outputs, lr_start, lr_end, SETTINGS["negative"], UPDATES[updates],
-               BATCH, seed * 1000 + epoch)
+        _train(
+            inputs,
+            truth,
+            cdf,
+            vectors,
+            outputs,
+            lr_start,
+            lr_end,
+            SETTINGS["negative"],
+            UPDATES[updates],
+            BATCH,
+            seed * 1000 + epoch,
+        )
     return vectors
 
 
@@ -203,8 +236,11 @@ class _Reshuffled:
         return (self.sentences[k] for k in self.rng.permutation(len(self.sentences)))
 
 
-GENSIM_ORDERS = {"corpus": lambda sentences, seed: sentences, "sentences": _Reshuffled,
-                 "reversed": lambda sentences, seed: sentences[::-1]}
+GENSIM_ORDERS = {
+    "corpus": lambda sentences, seed: sentences,
+    "sentences": _Reshuffled,
+    "reversed": lambda sentences, seed: sentences[::-1],
+}
 
 
 def _over_seeds(label, seeds, scores_of):
@@ -214,11 +250,17 @@ def _over_seeds(label, seeds, scores_of):
     for seed in range(seeds):
         scores = scores_of(seed)
         runs.append({key: scores[key] for key in SCORES})
-        print(f"{label} seed {seed}: WordSim-353 {runs[-1]['wordsim353']:.4f}  SimLex-999 {runs[-1]['simlex999']:.4f}  "
-              f"analogy {runs[-1]['analogy']:.4f}", flush=True)
+        print(
+            f"{label} seed {seed}: WordSim-353 {runs[-1]['wordsim353']:.4f}  SimLex-999 {runs[-1]['simlex999']:.4f}  "
+            f"analogy {runs[-1]['analogy']:.4f}",
+            flush=True,
+        )
     mean = {key: float(np.mean([r[key] for r in runs])) for key in SCORES}
-    print(f"{label}   mean: WordSim-353 {mean['wordsim353']:.4f}  SimLex-999 {mean['simlex999']:.4f}  "
-          f"analogy {mean['analogy']:.4f}", flush=True)
+    print(
+        f"{label}   mean: WordSim-353 {mean['wordsim353']:.4f}  SimLex-999 {mean['simlex999']:.4f}  "
+        f"analogy {mean['analogy']:.4f}",
+        flush=True,
+    )
     return {"mean": mean, "runs": runs}
 
 
@@ -228,25 +270,40 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from apps.skipgram import evaluate_vectors, keyed_vectors
     from bench.common import write_results
-    from datasets import text
+    from seqgraph.apps.skipgram.evaluate import evaluate_vectors, keyed_vectors
+    from seqgraph.datasets import text
 
     sentences = text.read_corpus(args.corpus)
     vocab = text.Vocabulary.build(sentences, SETTINGS["min_count"])
     ids, sentence_ids = vocab.encode(sentences)
     results, gensim_results = [], []
     for order, updates in CONFIGS:
-        row = _over_seeds(f"{order:>9} {updates:>28}", args.seeds, lambda seed: evaluate_vectors(
-            keyed_vectors(vocab, word_vectors(ids, sentence_ids, vocab, order, updates, seed))))
+        row = _over_seeds(
+            f"{order:>9} {updates:>28}",
+            args.seeds,
+            lambda seed: evaluate_vectors(
+                keyed_vectors(vocab, word_vectors(ids, sentence_ids, vocab, order, updates, seed))
+            ),
+        )
         results.append({"order": order, "updates": updates, **row})
     for order, arrange in GENSIM_ORDERS.items():
-        row = _over_seeds(f"{'gensim ' + order:>38}", args.seeds,
-                          lambda seed: gensim_word2vec(arrange(sentences, seed), "skipgram", seed))
+        row = _over_seeds(
+            f"{'gensim ' + order:>38}",
+            args.seeds,
+            lambda seed: gensim_word2vec(arrange(sentences, seed), "skipgram", seed),
+        )
         gensim_results.append({"order": order, **row})
-    write_results("skipgram_update_order", {
-        "corpus": str(args.corpus), "settings": {**SETTINGS, "lr": [LR, MIN_LR], "batch": BATCH},
-        "seeds": args.seeds, "results": results, "gensim": gensim_results})
+    write_results(
+        "skipgram_update_order",
+        {
+            "corpus": str(args.corpus),
+            "settings": {**SETTINGS, "lr": [LR, MIN_LR], "batch": BATCH},
+            "seeds": args.seeds,
+            "results": results,
+            "gensim": gensim_results,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from seqgraph.datasets import DataError
+
 TU_URL = "https://www.chrsmrrs.de/graphkerneldatasets/{name}.zip"
 DEFAULT_CACHE = Path(os.environ.get("SEQGRAPH_CACHE", Path.home() / ".cache" / "seqgraph"))
 
 
-class GraphDataError(ValueError):
+class GraphDataError(DataError):
     """A dataset file is missing or malformed; the message names the file (and line)."""
 
 
@@ -85,14 +87,36 @@ class GraphDataset:
         }
         return inputs, self.labels[indices]
 
+    def attribute_stats(self, indices):
+        """``(mean, variance)`` of each node feature over the graphs ``indices``, for
+        standardising the node attributes inside a model (``layers.Standardize``): the TU node
+        attributes get their mean and variance (a constant one variance 1, so a value unseen in
+        training is not blown up); the one-hot label columns get 0 and 1 and stay as they are
+        (standardising a rare label would turn its 1 into ~30)."""
+        mean, variance = np.zeros(self.num_features), np.ones(self.num_features)
+        if self.num_attributes:
+            attributes = self.batch(indices)[0]["node_features"][:, -self.num_attributes :]
+            mean[-self.num_attributes :] = attributes.mean(0)
+            spread = attributes.astype("float64").var(0)
+            variance[-self.num_attributes :] = np.where(spread > 1e-6, spread, 1.0)
+        return mean.tolist(), variance.tolist()
+
     def without_node_attributes(self):
         """The same graphs with only the one-hot node labels as features (as PyG's TUDataset
         and the GIN paper use them)."""
         keep = self.num_features - self.num_attributes
         if keep == 0:
             raise GraphDataError(f"{self.name} has no node labels to keep without its node attributes")
-        return GraphDataset(self.name, self.node_features[:, :keep], self.senders, self.receivers,
-                            self.node_graph, self.labels, self.label_names, 0)
+        return GraphDataset(
+            self.name,
+            self.node_features[:, :keep],
+            self.senders,
+            self.receivers,
+            self.node_graph,
+            self.labels,
+            self.label_names,
+            0,
+        )
 
     def to_npz(self, path, signature=""):
         """Save (no pickle) through a temp file, so a cache is never half-written."""
@@ -100,19 +124,33 @@ class GraphDataset:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, name=self.name, node_features=self.node_features,
-                                senders=self.senders, receivers=self.receivers,
-                                node_graph=self.node_graph, labels=self.labels,
-                                label_names=np.array(self.label_names), num_attributes=self.num_attributes,
-                                signature=signature)
+            np.savez_compressed(
+                f,
+                name=self.name,
+                node_features=self.node_features,
+                senders=self.senders,
+                receivers=self.receivers,
+                node_graph=self.node_graph,
+                labels=self.labels,
+                label_names=np.array(self.label_names),
+                num_attributes=self.num_attributes,
+                signature=signature,
+            )
         os.replace(tmp, path)
 
     @classmethod
     def from_npz(cls, path):
         with np.load(path, allow_pickle=False) as z:
-            return cls(str(z["name"]), z["node_features"], z["senders"], z["receivers"],
-                       z["node_graph"], z["labels"], [str(s) for s in z["label_names"]],
-                       int(z["num_attributes"])), str(z["signature"])
+            return cls(
+                str(z["name"]),
+                z["node_features"],
+                z["senders"],
+                z["receivers"],
+                z["node_graph"],
+                z["labels"],
+                [str(s) for s in z["label_names"]],
+                int(z["num_attributes"]),
+            ), str(z["signature"])
 
 
 def _ranges(starts, stops):
@@ -142,16 +180,21 @@ class _Source:
             raise GraphDataError(f"{self.path}: no such folder or zip file")
         for part in ("A", "graph_indicator", "graph_labels"):
             if f"{name}_{part}.txt" not in self.members:
-                raise GraphDataError(f"{self.path}: missing {name}_{part}.txt (a TU dataset needs "
-                                     f"{name}_A.txt, {name}_graph_indicator.txt and {name}_graph_labels.txt)")
+                raise GraphDataError(
+                    f"{self.path}: missing {name}_{part}.txt (a TU dataset needs "
+                    f"{name}_A.txt, {name}_graph_indicator.txt and {name}_graph_labels.txt)"
+                )
 
     def has(self, part):
         return f"{self.name}_{part}.txt" in self.members
 
     def label(self, part):
         """How error messages name a file."""
-        return str(self.path / f"{self.name}_{part}.txt") if self.path.is_dir() else \
-            f"{self.path}:{self.members[f'{self.name}_{part}.txt']}"
+        return (
+            str(self.path / f"{self.name}_{part}.txt")
+            if self.path.is_dir()
+            else f"{self.path}:{self.members[f'{self.name}_{part}.txt']}"
+        )
 
     def text(self, part):
         member = self.members[f"{self.name}_{part}.txt"]
@@ -170,7 +213,7 @@ class _Source:
         h = hashlib.sha256()
         for key in sorted(self.members):
             h.update(key.encode())
-            h.update(self.text(key[len(self.name) + 1:-4]).encode())
+            h.update(self.text(key[len(self.name) + 1 : -4]).encode())
         return h.hexdigest()
 
     def rows(self, part, kind, columns=None):
@@ -214,25 +257,32 @@ def read_tu(path, name=None):
         raise GraphDataError(f"{src.label('graph_indicator')}: no nodes")
     bad = np.flatnonzero((indicator < 1) | (indicator > g))
     if len(bad):
-        raise GraphDataError(f"{src.label('graph_indicator')}, line {bad[0] + 1}: graph id {indicator[bad[0]]} "
-                             f"is outside 1..{g} (the number of lines in {name}_graph_labels.txt)")
+        raise GraphDataError(
+            f"{src.label('graph_indicator')}, line {bad[0] + 1}: graph id {indicator[bad[0]]} "
+            f"is outside 1..{g} (the number of lines in {name}_graph_labels.txt)"
+        )
     if np.any(np.diff(indicator) < 0):
         line = int(np.flatnonzero(np.diff(indicator) < 0)[0]) + 2
-        raise GraphDataError(f"{src.label('graph_indicator')}, line {line}: graph ids must not decrease "
-                             "(nodes are listed graph after graph)")
+        raise GraphDataError(
+            f"{src.label('graph_indicator')}, line {line}: graph ids must not decrease "
+            "(nodes are listed graph after graph)"
+        )
     sizes = np.bincount(indicator - 1, minlength=g)
     if np.any(sizes == 0):
-        raise GraphDataError(f"{src.label('graph_indicator')}: graph {int(np.flatnonzero(sizes == 0)[0]) + 1} "
-                             "has no nodes")
+        raise GraphDataError(
+            f"{src.label('graph_indicator')}: graph {int(np.flatnonzero(sizes == 0)[0]) + 1} has no nodes"
+        )
     bad = np.flatnonzero((edges < 1).any(1) | (edges > n).any(1))
     if len(bad):
-        raise GraphDataError(f"{src.label('A')}, line {bad[0] + 1}: node id out of range 1..{n} in "
-                             f"{edges[bad[0]].tolist()}")
+        raise GraphDataError(
+            f"{src.label('A')}, line {bad[0] + 1}: node id out of range 1..{n} in {edges[bad[0]].tolist()}"
+        )
     senders, receivers = edges[:, 0] - 1, edges[:, 1] - 1
     cross = np.flatnonzero(indicator[senders] != indicator[receivers])
     if len(cross):
-        raise GraphDataError(f"{src.label('A')}, line {cross[0] + 1}: edge {edges[cross[0]].tolist()} joins "
-                             "two different graphs")
+        raise GraphDataError(
+            f"{src.label('A')}, line {cross[0] + 1}: edge {edges[cross[0]].tolist()} joins two different graphs"
+        )
     for part in ("edge_labels", "edge_attributes"):
         if src.has(part) and len(src.rows(part, float)) != len(edges):
             raise GraphDataError(f"{src.label(part)}: {len(src.rows(part, float))} lines for {len(edges)} edges")
@@ -255,9 +305,63 @@ def read_tu(path, name=None):
         features.append(np.eye(32, dtype=np.float32)[degree])
 
     classes, labels = np.unique(raw_labels, return_inverse=True)
-    return GraphDataset(name, np.concatenate(features, axis=1), senders.astype(np.int32),
-                        receivers.astype(np.int32), (indicator - 1).astype(np.int32),
-                        labels.astype(np.int32), [str(c) for c in classes], num_attributes)
+    return GraphDataset(
+        name,
+        np.concatenate(features, axis=1),
+        senders.astype(np.int32),
+        receivers.astype(np.int32),
+        (indicator - 1).astype(np.int32),
+        labels.astype(np.int32),
+        [str(c) for c in classes],
+        num_attributes,
+    )
+
+
+def read_json_graphs(path, num_features):
+    """Graphs to classify from a JSON file: ``{"graphs": [{"node_features": [[...], ...],
+    "edges": [[sender, receiver], ...]}, ...]}`` (or the list alone), node ids within each graph
+    from 0. Returns a GraphDataset (labels 0); errors name the file and the graph."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise GraphDataError(f"{path}: not a readable JSON file ({e})") from None
+    items = data["graphs"] if isinstance(data, dict) and "graphs" in data else data
+    if not isinstance(items, list) or not items:
+        raise GraphDataError(f'{path}: expected a list of graphs under "graphs"')
+    features, senders, receivers, node_graph = [], [], [], []
+    offset = 0
+    for i, item in enumerate(items):
+        try:
+            x = np.asarray(item["node_features"], dtype=np.float32)
+            edges = np.asarray(item.get("edges", []), dtype=np.int64).reshape(-1, 2)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise GraphDataError(
+                f"{path}: graph {i}: needs node_features [n, {num_features}] and edges [[sender, receiver], ...] ({e})"
+            ) from None
+        if x.size == 0:
+            raise GraphDataError(f"{path}: graph {i} has no nodes")
+        if x.ndim != 2 or x.shape[1] != num_features:
+            raise GraphDataError(
+                f"{path}: graph {i}: node_features has shape {list(x.shape)}, the model expects [n, {num_features}]"
+            )
+        if len(edges) and (edges.min() < 0 or edges.max() >= len(x)):
+            raise GraphDataError(f"{path}: graph {i}: an edge names a node outside 0..{len(x) - 1}")
+        features.append(x)
+        senders.append(edges[:, 0] + offset)
+        receivers.append(edges[:, 1] + offset)
+        node_graph.append(np.full(len(x), i))
+        offset += len(x)
+    return GraphDataset(
+        Path(path).name,
+        np.concatenate(features),
+        np.concatenate(senders).astype(np.int32),
+        np.concatenate(receivers).astype(np.int32),
+        np.concatenate(node_graph).astype(np.int32),
+        np.zeros(len(items), np.int32),
+        [],
+    )
 
 
 def load_tu(name, data_dir, cache_dir=DEFAULT_CACHE, download=False):
@@ -269,8 +373,10 @@ def load_tu(name, data_dir, cache_dir=DEFAULT_CACHE, download=False):
     if path is None and download:
         path = download_tu(name, data_dir)
     if path is None:
-        raise GraphDataError(f"dataset {name!r} not found in {data_dir} (looked for {name}/, {name}.zip "
-                             f"and {name}_A.txt; pass --download to fetch it)")
+        raise GraphDataError(
+            f"dataset {name!r} not found in {data_dir} (looked for {name}/, {name}.zip "
+            f"and {name}_A.txt; pass --download to fetch it)"
+        )
     source = _Source(path, name)
     signature = source.signature()
     cache = Path(cache_dir) / "tu" / f"{name}.npz"
@@ -298,8 +404,10 @@ def download_tu(name, data_dir):
             f.write(response.read())
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise GraphDataError(f"could not download TU dataset {name!r} ({e}); check the name "
-                             "and the network, or put the files in --data-dir") from None
+        raise GraphDataError(
+            f"could not download TU dataset {name!r} ({e}); check the name "
+            "and the network, or put the files in --data-dir"
+        ) from None
     os.replace(tmp, target)
     return target
 
@@ -352,9 +460,15 @@ def synthetic_graphs(num_graphs=600, seed=0, min_nodes=12, max_nodes=40):
         node_graph.append(np.full(n, index))
         labels.append(family)
         offset += n
-    return GraphDataset("synthetic", np.concatenate(features), np.concatenate(senders).astype(np.int32),
-                        np.concatenate(receivers).astype(np.int32), np.concatenate(node_graph).astype(np.int32),
-                        np.array(labels, np.int32), list(FAMILIES))
+    return GraphDataset(
+        "synthetic",
+        np.concatenate(features),
+        np.concatenate(senders).astype(np.int32),
+        np.concatenate(receivers).astype(np.int32),
+        np.concatenate(node_graph).astype(np.int32),
+        np.array(labels, np.int32),
+        list(FAMILIES),
+    )
 
 
 def load(name, data_dir=None, seed=0, download=False, cache_dir=DEFAULT_CACHE, node_attributes=True):
@@ -362,8 +476,10 @@ def load(name, data_dir=None, seed=0, download=False, cache_dir=DEFAULT_CACHE, n
     if name == "synthetic":
         return synthetic_graphs(seed=seed)
     if data_dir is None and not download:
-        raise GraphDataError(f"dataset {name!r} needs --data-dir (a folder with {name}/ or {name}.zip) "
-                             "or --download; the embedded dataset is 'synthetic'")
+        raise GraphDataError(
+            f"dataset {name!r} needs --data-dir (a folder with {name}/ or {name}.zip) "
+            "or --download; the embedded dataset is 'synthetic'"
+        )
     dataset = load_tu(name, data_dir or Path(cache_dir) / "downloads", cache_dir, download)
     return dataset if node_attributes else dataset.without_node_attributes()
 
@@ -403,11 +519,13 @@ def tf_dataset(dataset, indices, batch_size, shuffle=False, seed=0):
         # global node id -> position in the batch: shift each graph's nodes to its new start
         shift = tf.repeat(tf.math.cumsum(n1 - n0, exclusive=True) - n0, e1 - e0)
         count = tf.shape(graphs)[0]
-        return {"node_features": tf.gather(features, nodes),
-                "senders": tf.gather(senders, edges) + shift,
-                "receivers": tf.gather(receivers, edges) + shift,
-                "graph_ids": tf.repeat(tf.range(count), n1 - n0),
-                "num_graphs": count}, tf.gather(labels, graphs)
+        return {
+            "node_features": tf.gather(features, nodes),
+            "senders": tf.gather(senders, edges) + shift,
+            "receivers": tf.gather(receivers, edges) + shift,
+            "graph_ids": tf.repeat(tf.range(count), n1 - n0),
+            "num_graphs": count,
+        }, tf.gather(labels, graphs)
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(indices, "int32"))
     if shuffle:

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from seqgraph.datasets import DataError
+
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-class ImageDataError(ValueError):
+class ImageDataError(DataError):
     """An image or folder that cannot be used; the message names it."""
 
 
@@ -58,15 +60,27 @@ def keras_dataset(name):
     images = np.concatenate([x_train, x_test])
     images = images[..., None] if images.ndim == 3 else images
     labels = np.concatenate([y_train, y_test]).reshape(-1).astype(np.int32)
-    names = {"fashion_mnist": ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
-                               "sneaker", "bag", "ankle boot"],
-             "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                         "truck"]}.get(name, [str(i) for i in range(10)])
+    names = {
+        "fashion_mnist": [
+            "t-shirt",
+            "trouser",
+            "pullover",
+            "dress",
+            "coat",
+            "sandal",
+            "shirt",
+            "sneaker",
+            "bag",
+            "ankle boot",
+        ],
+        "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+    }.get(name, [str(i) for i in range(10)])
     return ImageDataset(name, images.astype(np.uint8), labels, names)
 
 
-def read_image(path, channels=None):
-    """One PNG/JPEG file as uint8 ``[H, W, C]``; an unreadable file raises ImageDataError."""
+def read_image(path, channels=None, size=None):
+    """One PNG/JPEG file as uint8 ``[H, W, C]``, converted to ``channels`` and resized to
+    ``size`` (h, w) when given; an unreadable file raises ImageDataError naming it."""
     import tensorflow as tf
 
     try:
@@ -74,14 +88,14 @@ def read_image(path, channels=None):
     except (OSError, tf.errors.InvalidArgumentError) as e:
         message = getattr(e, "message", None) or str(e)
         raise ImageDataError(f"{path}: not a readable PNG or JPEG image ({message.splitlines()[0]})") from None
+    if size is not None and list(image.shape[:2]) != list(size):
+        image = tf.cast(tf.round(tf.image.resize(image, size)), tf.uint8)
     return image.numpy()
 
 
 def read_folder(path, size=None):
     """Images in class subfolders (``path/<class>/*.png|jpg``), classes in alphabetical order.
     Every image must have the first one's shape unless ``size`` (h, w) resizes them all."""
-    import tensorflow as tf
-
     path = Path(path)
     if not path.is_dir():
         raise ImageDataError(f"{path}: no such folder")
@@ -94,14 +108,14 @@ def read_folder(path, size=None):
         if not files:
             raise ImageDataError(f"{path / name}: no .png or .jpg images")
         for file in files:
-            image = read_image(file, channels=shape[-1] if shape else None)
-            if size is not None:
-                image = tf.cast(tf.round(tf.image.resize(image, size)), tf.uint8).numpy()
+            image = read_image(file, channels=shape[-1] if shape else None, size=size)
             if shape is None:
                 shape = image.shape
             elif image.shape != shape:
-                raise ImageDataError(f"{file}: shape {list(image.shape)}, the first image is {list(shape)} "
-                                     "(give a size to resize them all)")
+                raise ImageDataError(
+                    f"{file}: shape {list(image.shape)}, the first image is {list(shape)} "
+                    "(give a size to resize them all)"
+                )
             images.append(image)
             labels.append(label)
     return ImageDataset(path.name, np.stack(images), np.array(labels, np.int32), classes)

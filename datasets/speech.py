@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seqgraph.datasets import DataError
+
 SAMPLE_RATE = 8000
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # Characters a transcript may hold; the model's classes are these plus the CTC blank.
@@ -27,13 +29,14 @@ FSDD_NAME = re.compile(r"^([0-9])_([A-Za-z0-9-]+)_([0-9]+)\.wav$")
 DEFAULT_CACHE = Path(os.environ.get("SEQGRAPH_CACHE", Path.home() / ".cache" / "seqgraph"))
 
 
-class SpeechDataError(ValueError):
+class SpeechDataError(DataError):
     """An audio file, manifest or folder that cannot be used; the message names it."""
 
 
 @dataclass
 class Utterance:
     """One recording: ``audio`` (float32 at SAMPLE_RATE) is read on demand when it is a file."""
+
     transcript: str
     speaker: str = ""
     take: int = -1
@@ -77,8 +80,7 @@ def normalise_transcript(text, where):
     text = " ".join(text.lower().split())
     bad = sorted(set(text) - set(ALPHABET))
     if bad:
-        raise SpeechDataError(f"{where}: transcript {text!r} has characters outside a-z, space and "
-                              f"apostrophe: {bad}")
+        raise SpeechDataError(f"{where}: transcript {text!r} has characters outside a-z, space and apostrophe: {bad}")
     if not text:
         raise SpeechDataError(f"{where}: empty transcript")
     return text
@@ -116,8 +118,10 @@ def split_by_speaker(utterances, test_speakers):
     unknown = test_speakers - {u.speaker for u in utterances}
     if unknown:
         raise SpeechDataError(f"no recordings of speaker(s) {sorted(unknown)}")
-    return ([u for u in utterances if u.speaker not in test_speakers],
-            [u for u in utterances if u.speaker in test_speakers])
+    return (
+        [u for u in utterances if u.speaker not in test_speakers],
+        [u for u in utterances if u.speaker in test_speakers],
+    )
 
 
 def read_manifest(path):
@@ -145,6 +149,14 @@ def read_manifest(path):
     return utterances
 
 
+def digit_corpus(data_dir=None, synthetic_takes=20):
+    """``(train, test)`` isolated digits: FSDD's takes 5-49 and 0-4 from ``data_dir``, or without
+    it digits spoken by eSpeak NG (``synthetic_takes`` per digit; takes 0-3 held out)."""
+    if data_dir:
+        return split_by_take(fsdd(data_dir))
+    return split_by_take(synthetic_digits(takes=synthetic_takes, seed=0), range(4))
+
+
 # ----------------------------------------------------------------------------- connected digits
 def trim_silence(audio, threshold=0.02, margin=0.03, sample_rate=SAMPLE_RATE):
     """Cuts leading and trailing samples quieter than ``threshold`` x the peak, keeping ``margin``
@@ -153,11 +165,12 @@ def trim_silence(audio, threshold=0.02, margin=0.03, sample_rate=SAMPLE_RATE):
     if not len(loud):
         return audio
     keep = int(margin * sample_rate)
-    return audio[max(0, loud[0] - keep): loud[-1] + keep + 1]
+    return audio[max(0, loud[0] - keep) : loud[-1] + keep + 1]
 
 
-def connected_digits(utterances, count, seed=0, max_digits=7, pause=(0.05, 0.3), snr_db=(20, 40),
-                     sample_rate=SAMPLE_RATE):
+def connected_digits(
+    utterances, count, seed=0, max_digits=7, pause=(0.05, 0.3), snr_db=(20, 40), sample_rate=SAMPLE_RATE
+):
     """``count`` utterances of 1..``max_digits`` isolated digits (chosen at random from
     ``utterances``, one speaker each) joined by random pauses, with white noise at a random SNR;
     transcripts like "seven three nine" (the TIDIGITS task). The same seed gives the same list.
@@ -173,7 +186,9 @@ def connected_digits(utterances, count, seed=0, max_digits=7, pause=(0.05, 0.3),
     result = []
     for _ in range(count):
         speaker = speakers[rng.integers(len(speakers))]
-        clips = [by_speaker[speaker][i] for i in rng.integers(len(by_speaker[speaker]), size=rng.integers(1, max_digits + 1))]
+        clips = [
+            by_speaker[speaker][i] for i in rng.integers(len(by_speaker[speaker]), size=rng.integers(1, max_digits + 1))
+        ]
         pieces = []
         for i, clip in enumerate(clips):
             gap = rng.uniform(0 if i == 0 else pause[0], pause[1])
@@ -182,7 +197,7 @@ def connected_digits(utterances, count, seed=0, max_digits=7, pause=(0.05, 0.3),
             pieces.append(audio / max(np.abs(audio).max(), 1e-6) * rng.uniform(0.3, 0.9))
         pieces.append(np.zeros(int(rng.uniform(0, pause[1]) * sample_rate), np.float32))
         audio = np.concatenate(pieces)
-        rms = np.sqrt(np.mean(audio ** 2))
+        rms = np.sqrt(np.mean(audio**2))
         audio = audio + rng.normal(0, rms / 10 ** (rng.uniform(*snr_db) / 20), len(audio)).astype(np.float32)
         result.append(Utterance(" ".join(c.transcript for c in clips), speaker, audio=np.clip(audio, -1, 1)))
     return result
@@ -191,8 +206,29 @@ def connected_digits(utterances, count, seed=0, max_digits=7, pause=(0.05, 0.3),
 # ----------------------------------------------------------------------------- eSpeak NG
 # English voices and variants of the eSpeak NG that ships in espeakng-loader.
 VOICES = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan")
-VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt3",
-            "croak", "adam", "anika", "david", "ed", "max", "linda")
+VARIANTS = (
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "klatt",
+    "klatt3",
+    "croak",
+    "adam",
+    "anika",
+    "david",
+    "ed",
+    "max",
+    "linda",
+)
 
 
 class ESpeak:
@@ -212,8 +248,9 @@ class ESpeak:
             if self.rate <= 0:
                 raise RuntimeError("eSpeak NG failed to initialise")
             self.chunks = []
-            callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                                             ctypes.c_void_p)
+            callback_type = ctypes.CFUNCTYPE(
+                ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+            )
             self.callback = callback_type(self._collect)  # kept alive with the instance
             lib.espeak_SetSynthCallback(self.callback)
             cls._instance = self
@@ -245,8 +282,10 @@ def synthetic_digits(takes=20, seed=0, sample_rate=SAMPLE_RATE, cache_dir=DEFAUL
     if cache.exists():
         try:
             with np.load(cache) as data:
-                return [Utterance(str(t), str(s), int(k), audio=data[f"audio_{i}"])
-                        for i, (t, s, k) in enumerate(zip(data["transcripts"], data["speakers"], data["takes"]))]
+                return [
+                    Utterance(str(t), str(s), int(k), audio=data[f"audio_{i}"])
+                    for i, (t, s, k) in enumerate(zip(data["transcripts"], data["speakers"], data["takes"]))
+                ]
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache: rebuild it
     from tqdm import tqdm
@@ -257,15 +296,20 @@ def synthetic_digits(takes=20, seed=0, sample_rate=SAMPLE_RATE, cache_dir=DEFAUL
     for take in tqdm(range(takes), desc="synthesising digits (eSpeak NG)", unit="take", leave=False):
         for digit, word in enumerate(DIGIT_WORDS):
             voice = f"{VOICES[rng.integers(len(VOICES))]}+{VARIANTS[rng.integers(len(VARIANTS))]}"
-            samples = espeak.say(word, voice, rate=rng.integers(120, 221), pitch=rng.integers(20, 81),
-                                 pitch_range=rng.integers(20, 81))
+            samples = espeak.say(
+                word, voice, rate=rng.integers(120, 221), pitch=rng.integers(20, 81), pitch_range=rng.integers(20, 81)
+            )
             audio = resample(samples.astype(np.float32) / 32768.0, espeak.rate, sample_rate)
             utterances.append(Utterance(word, voice, take, audio=audio))
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f"tmp-{cache.name}")
-    np.savez(tmp, transcripts=np.array([u.transcript for u in utterances]),
-             speakers=np.array([u.speaker for u in utterances]), takes=np.array([u.take for u in utterances]),
-             **{f"audio_{i}": u.audio for i, u in enumerate(utterances)})
+    np.savez(
+        tmp,
+        transcripts=np.array([u.transcript for u in utterances]),
+        speakers=np.array([u.speaker for u in utterances]),
+        takes=np.array([u.take for u in utterances]),
+        **{f"audio_{i}": u.audio for i, u in enumerate(utterances)},
+    )
     os.replace(tmp, cache)
     return utterances
 
@@ -278,8 +322,10 @@ def spoken_words(text, voice="en-us", rate=150, pause=(0.1, 0.2), seed=0, sample
     pieces = [np.zeros(int(0.1 * sample_rate), np.float32)]
     for word in text.split():
         samples = espeak.say(word, voice, rate=rate).astype(np.float32) / 32768.0
-        pieces += [trim_silence(resample(samples, espeak.rate, sample_rate), sample_rate=sample_rate),
-                   np.zeros(int(rng.uniform(*pause) * sample_rate), np.float32)]
+        pieces += [
+            trim_silence(resample(samples, espeak.rate, sample_rate), sample_rate=sample_rate),
+            np.zeros(int(rng.uniform(*pause) * sample_rate), np.float32),
+        ]
     audio = np.concatenate(pieces)
     return 0.8 * audio / max(np.abs(audio).max(), 1e-6)
 
@@ -291,6 +337,38 @@ def fingerprint(utterances):
         h.update(u.transcript.encode())
         h.update(np.ascontiguousarray(u.waveform()).tobytes())
     return h.hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------- pipeline
+def tf_dataset(utterances, batch_size, shuffle=False, seed=0):
+    """``({"waveform" [B, S], "lengths" [B]}, labels [B, L] padded with -1)`` batches, and their
+    number. Utterances of similar length are batched together (less padding); batches are
+    shuffled each pass when ``shuffle``. Audio is read once, when the pipeline is made."""
+    import tensorflow as tf
+
+    audio = [u.waveform() for u in utterances]
+    labels = [encode(u.transcript) for u in utterances]
+    order = np.argsort([len(a) for a in audio], kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def batch_arrays(index):
+        width = max(len(audio[i]) for i in index)
+        wave = np.zeros((len(index), width), np.float32)
+        label = np.full((len(index), max(len(labels[i]) for i in index)), -1, np.int32)
+        for row, i in enumerate(index):
+            wave[row, : len(audio[i])] = audio[i]
+            label[row, : len(labels[i])] = labels[i]
+        return {"waveform": wave, "lengths": np.array([len(audio[i]) for i in index], np.int32)}, label
+
+    arrays = [batch_arrays(b) for b in batches]
+    spec = (
+        {"waveform": tf.TensorSpec((None, None), tf.float32), "lengths": tf.TensorSpec((None,), tf.int32)},
+        tf.TensorSpec((None, None), tf.int32),
+    )
+    ds = tf.data.Dataset.from_generator(lambda: iter(arrays), output_signature=spec)
+    if shuffle:
+        ds = ds.shuffle(len(arrays), seed=seed, reshuffle_each_iteration=True)
+    return ds.prefetch(tf.data.AUTOTUNE), len(arrays)
 
 
 # ----------------------------------------------------------------------------- labels

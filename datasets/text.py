@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seqgraph.datasets import DataError
+
 FORMATS = ("text", "lines", "brown", "text8")
 # Training shuffles the centre words within spans of this many (subsampled) tokens, spans in corpus
 # order; a 1024-pair batch then mixes ~900 sentences of Brown. See ``training_dataset``.
@@ -27,7 +29,7 @@ _BROWN_FILE = re.compile(r"c[a-r]\d\d$")
 TEXT8_CHUNK = 10_000  # tokens per "sentence" of a text8-style file, as gensim's Text8Corpus
 
 
-class CorpusError(ValueError):
+class CorpusError(DataError):
     """A corpus file that cannot be read; the message names the file (and byte offset)."""
 
 
@@ -42,8 +44,7 @@ def _decode(data, name):
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CorpusError(f"{name}: not UTF-8 at byte offset {e.start} "
-                          f"({data[e.start:e.start + 4]!r})") from None
+        raise CorpusError(f"{name}: not UTF-8 at byte offset {e.start} ({data[e.start : e.start + 4]!r})") from None
 
 
 def _files(path, fmt):
@@ -60,8 +61,11 @@ def _files(path, fmt):
             for name in names:
                 yield f"{path}:{name}", z.read(name)
         return
-    files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    )
     if fmt == "brown":
         files = [p for p in files if _BROWN_FILE.search(p.name)]
     for file in files:
@@ -81,6 +85,14 @@ def guess_format(path):
     return "text"
 
 
+def embedded_corpus():
+    """The Lee background corpus (314 news stories, ~60k tokens) that ships in gensim's tests:
+    the default corpus, no download needed."""
+    from gensim.test.utils import datapath
+
+    return Path(datapath("lee_background.cor"))
+
+
 def read_corpus(path, fmt="auto", lowercase=True, tokenizer="words"):
     """Sentences (lists of tokens) of a corpus.
 
@@ -96,11 +108,10 @@ def read_corpus(path, fmt="auto", lowercase=True, tokenizer="words"):
         text = _decode(data, name)
         if fmt == "text8":
             words = tokenize(text, lowercase, tokenizer)
-            sentences += [words[i:i + TEXT8_CHUNK] for i in range(0, len(words), TEXT8_CHUNK)]
+            sentences += [words[i : i + TEXT8_CHUNK] for i in range(0, len(words), TEXT8_CHUNK)]
             continue
         if fmt == "brown":
-            text = "\n".join(" ".join(token.rsplit("/", 1)[0] for token in line.split())
-                             for line in text.splitlines())
+            text = "\n".join(" ".join(token.rsplit("/", 1)[0] for token in line.split()) for line in text.splitlines())
         pieces = _SENTENCE_END.split(text) if fmt == "text" else text.splitlines()
         sentences += [s for s in (tokenize(p, lowercase, tokenizer) for p in pieces) if s]
     if not sentences:
@@ -194,8 +205,20 @@ class Vocabulary:
         return cls(words, counts)
 
 
-def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negative=5, sample=1e-3,
-                     batch_size=1024, seed=0, shuffle_span=SHUFFLE_SPAN, chunk_tokens=1 << 20, batches_per_call=1):
+def training_dataset(
+    ids,
+    sentence_ids,
+    vocab,
+    model="skipgram",
+    window=5,
+    negative=5,
+    sample=1e-3,
+    batch_size=1024,
+    seed=0,
+    shuffle_span=SHUFFLE_SPAN,
+    chunk_tokens=1 << 20,
+    batches_per_call=1,
+):
     """``(dataset, calls_per_pass)``: an endless ``tf.data.Dataset`` of calls, each
     ``batches_per_call`` batches ``((inputs [S, B, ...], candidates [S, B, 1 + negative]),
     tokens [S])``, pass after pass over the corpus, each pass a new draw (the same seed gives the
@@ -239,8 +262,8 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         which of the 2 * window positions around each centre are its context."""
         seeds = tf.random.experimental.stateless_split(tf.stack([pass_seed, chunk]), 5)
         start = tf.cast(chunk, tf.int32) * chunk_tokens
-        words = ids_t[start:start + chunk_tokens]
-        sentence = sentences_t[start:start + chunk_tokens]
+        words = ids_t[start : start + chunk_tokens]
+        sentence = sentences_t[start : start + chunk_tokens]
         tokens = tf.cast(tf.shape(words)[0], tf.float32)
         kept = tf.random.stateless_uniform(tf.shape(words), seeds[0]) < tf.gather(keep_t, words)
         words, sentence = words[kept], sentence[kept]
@@ -248,15 +271,19 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         span = tf.clip_by_value(shuffle_span, 1, tf.maximum(size, 1))
         spans = -(-size // span)
         # sorted by (span, uniform draw): shuffled within spans, spans in corpus order
-        keys = tf.cast(tf.range(size) // span, tf.float64) + tf.random.stateless_uniform([size], seeds[1],
-                                                                                        dtype=tf.float64)
+        keys = tf.cast(tf.range(size) // span, tf.float64) + tf.random.stateless_uniform(
+            [size], seeds[1], dtype=tf.float64
+        )
         order = tf.argsort(keys)
         reach = tf.random.stateless_uniform([size], seeds[2], 1, window + 1, tf.int32)
         other = order[:, None] + offsets  # [size, 2 * window] positions around each centre
         inside = (other >= 0) & (other < size)
         other = tf.clip_by_value(other, 0, tf.maximum(size - 1, 0))
-        valid = (inside & (abs(offsets) <= reach[:, None])
-                 & (tf.gather(sentence, other) == tf.gather(sentence, order)[:, None]))
+        valid = (
+            inside
+            & (abs(offsets) <= reach[:, None])
+            & (tf.gather(sentence, other) == tf.gather(sentence, order)[:, None])
+        )
         return seeds, words, tokens, size, span, spans, order, other, valid
 
     def chunk_examples(valid):
@@ -272,6 +299,7 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         seeds, words, tokens, size, span, spans, order, other, valid = chunk_pairs(pass_seed, chunk)
         centre = tf.gather(words, order)
         if model == "skipgram":
+
             def span_by_offset(x):  # [size, 2 * window] -> [spans, 2 * window, span], padded rows invalid
                 x = tf.pad(x, [[0, spans * span - size], [0, 0]])
                 return tf.transpose(tf.reshape(x, [spans, span, 2 * window]), [0, 2, 1])
@@ -307,12 +335,21 @@ def training_dataset(ids, sentence_ids, vocab, model="skipgram", window=5, negat
         return seeds.flat_map(lambda s: tf.data.Dataset.range(chunks).map(lambda c: (s, c)))
 
     # counted from the first pass's draws without making its examples and negatives (~5x faster)
-    calls_per_pass = int(passes(1).map(lambda s, c: chunk_calls(chunk_examples(chunk_pairs(s, c)[-1])))
-                         .reduce(0, lambda total, calls: total + calls))
+    calls_per_pass = int(
+        passes(1)
+        .map(lambda s, c: chunk_calls(chunk_examples(chunk_pairs(s, c)[-1])))
+        .reduce(0, lambda total, calls: total + calls)
+    )
     options = tf.data.Options()  # one thread makes the batches, the training step has the rest
     options.threading.max_intra_op_parallelism = 1
     options.threading.private_threadpool_size = 1
     # the next chunk is made while the calls of this one train (a pass of Brown is one chunk)
-    dataset = (passes().map(chunk_batches).prefetch(1).flat_map(lambda *b: tf.data.Dataset.from_tensor_slices(b))
-               .prefetch(tf.data.AUTOTUNE).with_options(options))
+    dataset = (
+        passes()
+        .map(chunk_batches)
+        .prefetch(1)
+        .flat_map(lambda *b: tf.data.Dataset.from_tensor_slices(b))
+        .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
+    )
     return dataset, calls_per_pass

@@ -1,14 +1,18 @@
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import pytest
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from seqgraph.cli import quiet_tensorflow
+
+if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+    quiet_tensorflow()  # TensorFlow's start-up messages, before a test module imports keras
 
 
 @pytest.fixture(autouse=True)
 def _seed():
+    import keras
+
     keras.utils.set_random_seed(0)
 
 

@@ -70,7 +70,7 @@ def peephole_lstm(x, kernel, recurrent_kernel, bias, p_i, p_f, p_o, mask=None):
         c_new = f * c + i * np.tanh(xt @ wc + h @ uc + bc)
         o = expit(xt @ wo + h @ uo + p_o * c_new + bo)
         h_new = o * np.tanh(c_new)
-        keep = mask[:, step:step + 1]
+        keep = mask[:, step : step + 1]
         h, c = np.where(keep, h_new, h), np.where(keep, c_new, c)
         outputs[:, step] = h
     return outputs, h, c

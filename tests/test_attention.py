@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-import layers
+from seqgraph import layers
 from tests import reference
 from tests.helpers import randomise, to_numpy, weights_by_name
 
@@ -54,8 +54,12 @@ def test_matches_keras_multi_head_attention(rng, window):
     peer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
     peer(x, x)
     w = weights_by_name(ours)
-    for dense, name in [(peer._query_dense, "query"), (peer._key_dense, "key"),
-                        (peer._value_dense, "value"), (peer._output_dense, "output")]:
+    for dense, name in [
+        (peer._query_dense, "query"),
+        (peer._key_dense, "key"),
+        (peer._value_dense, "value"),
+        (peer._output_dense, "output"),
+    ]:
         dense.set_weights([w[f"{name}_kernel"], w[f"{name}_bias"]])
     allowed = mask[:, None, :] & mask[:, :, None]
     if window is not None:
@@ -129,8 +133,9 @@ def test_positional_encodings_match_formula(rng):
     got = to_numpy(layers.SinusoidalPositionalEncoding()(x))
     np.testing.assert_allclose(got - x, np.broadcast_to(reference.sinusoid(50, 10), x.shape), atol=1e-5)
     long = np.zeros((1, 5000, 8), "float32")  # no maximum length
-    np.testing.assert_allclose(to_numpy(layers.SinusoidalPositionalEncoding()(long))[0],
-                               reference.sinusoid(5000, 8), atol=2e-3)
+    np.testing.assert_allclose(
+        to_numpy(layers.SinusoidalPositionalEncoding()(long))[0], reference.sinusoid(5000, 8), atol=2e-3
+    )
 
     grid = np.zeros((1, 3, 4, 8), "float32")
     got = to_numpy(layers.SinusoidalPositionalEncoding2D()(grid))[0]

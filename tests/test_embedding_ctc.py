@@ -2,7 +2,7 @@ import keras
 import numpy as np
 from scipy.special import expit
 
-import layers
+from seqgraph import layers
 from tests import reference
 from tests.helpers import randomise, to_numpy
 
@@ -57,8 +57,9 @@ def test_skipgram_learns_cooccurrence(rng):
     centre = rng.integers(0, 8, 4000)
     positive = (centre // 4) * 4 + rng.integers(0, 4, 4000)
     negative = rng.integers(0, 8, (4000, 2))
-    model.fit([centre, np.concatenate([positive[:, None], negative], 1)], np.zeros(4000),
-              epochs=3, batch_size=64, verbose=0)
+    model.fit(
+        [centre, np.concatenate([positive[:, None], negative], 1)], np.zeros(4000), epochs=3, batch_size=64, verbose=0
+    )
     v = to_numpy(sg.vectors)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     sim = v @ v.T
@@ -71,11 +72,11 @@ def test_ctc_loss_matches_forward_algorithm(rng):
     label_lengths = np.array([4, 2, 1])
     logit_lengths = np.array([12, 9, 5])
     got = to_numpy(layers.ctc_loss(labels, label_lengths, logits, logit_lengths))
-    want = [reference.ctc_nll(logits[b, :logit_lengths[b]], labels[b, :label_lengths[b]]) for b in range(3)]
+    want = [reference.ctc_nll(logits[b, : logit_lengths[b]], labels[b, : label_lengths[b]]) for b in range(3)]
     np.testing.assert_allclose(got, want, rtol=1e-4)
 
     padded = np.where(np.arange(4) < label_lengths[:, None], labels, -1)
-    full = [reference.ctc_nll(logits[b], labels[b, :label_lengths[b]]) for b in range(3)]
+    full = [reference.ctc_nll(logits[b], labels[b, : label_lengths[b]]) for b in range(3)]
     np.testing.assert_allclose(to_numpy(layers.CTCLoss(reduction=None)(padded, logits)), full, rtol=1e-4)
 
 
@@ -91,9 +92,9 @@ def test_ctc_greedy_decode(rng):
     lengths = np.array([15, 15, 7, 1])
     got = to_numpy(layers.ctc_greedy_decode(logits, lengths))
     for b in range(4):
-        want = reference.collapse(logits[b, :lengths[b]].argmax(-1))
-        assert got[b, :len(want)].tolist() == want
-        assert np.all(got[b, len(want):] == -1)
+        want = reference.collapse(logits[b, : lengths[b]].argmax(-1))
+        assert got[b, : len(want)].tolist() == want
+        assert np.all(got[b, len(want) :] == -1)
     ours_keras = to_numpy(keras.ops.ctc_decode(logits, lengths, strategy="greedy")[0][0])
     np.testing.assert_array_equal(got, ours_keras)
 
@@ -115,8 +116,7 @@ def test_ctc_loss_trains_a_model(rng):
     frames = rng.integers(1, 4, (256, 6))
     x = np.eye(4, dtype="float32")[np.repeat(frames, 2, axis=1)]  # each symbol held for 2 frames
     y = np.array([reference.collapse(f) + [-1] * (6 - len(reference.collapse(f))) for f in frames])
-    model = keras.Sequential([keras.Input((12, 4)), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(4)])
+    model = keras.Sequential([keras.Input((12, 4)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)])
     model.compile(keras.optimizers.Adam(0.05), loss=layers.CTCLoss())
     history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]

@@ -12,22 +12,29 @@ import keras
 import numpy as np
 import pytest
 
-import layers
+from seqgraph import layers
 from tests.helpers import to_numpy
 
 F = 8
-GRAPH = [np.random.default_rng(0).normal(size=(5, F)).astype("float32"),
-         np.array([0, 1, 2, 3], "int32"), np.array([1, 2, 3, 4], "int32")]
+GRAPH = [
+    np.random.default_rng(0).normal(size=(5, F)).astype("float32"),
+    np.array([0, 1, 2, 3], "int32"),
+    np.array([1, 2, 3, 4], "int32"),
+]
 SEQUENCE = np.random.default_rng(0).normal(size=(2, 6, F)).astype("float32")
 WORDS = [np.array([1, 2], "int32"), np.array([[1, 2, 3], [4, 5, 6]], "int32")]
 
 # name -> (layer factory taking the kernel initializer, an input)
 LAYERS = {
     "attention_dot": (lambda init: layers.MultiHeadSelfAttention(4, 16, kernel_initializer=init), SEQUENCE),
-    "attention_additive": (lambda init: layers.MultiHeadSelfAttention(
-        4, 16, score="additive", window=2, kernel_initializer=init), SEQUENCE),
-    "peephole_lstm": (lambda init: layers.PeepholeLSTM(
-        16, kernel_initializer=init, recurrent_initializer=init), SEQUENCE),
+    "attention_additive": (
+        lambda init: layers.MultiHeadSelfAttention(4, 16, score="additive", window=2, kernel_initializer=init),
+        SEQUENCE,
+    ),
+    "peephole_lstm": (
+        lambda init: layers.PeepholeLSTM(16, kernel_initializer=init, recurrent_initializer=init),
+        SEQUENCE,
+    ),
     "gin": (lambda init: layers.GINConv(16), GRAPH),
     "gat": (lambda init: layers.GATConv(16, heads=4, kernel_initializer=init), GRAPH),
     "cheb": (lambda init: layers.ChebConv(16, K=3, kernel_initializer=init), GRAPH),

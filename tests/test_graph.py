@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-import layers
+from seqgraph import layers
 from tests import reference
 from tests.helpers import randomise, tf_only, to_numpy, weights_by_name
 
@@ -54,8 +54,9 @@ def _numpy(name, layer, x, senders, receivers):
         dense = [(to_numpy(d.kernel), to_numpy(d.bias)) for d in layer.mlp.layers]
         return reference.gin(x, a, w.get("eps", layer.eps), dense)
     if name.startswith("gat"):
-        return reference.gat(x, a, w["kernel"], w["attn_kernel_self"], w["attn_kernel_neighbors"],
-                             w["bias"], layer.heads, layer.concat)
+        return reference.gat(
+            x, a, w["kernel"], w["attn_kernel_self"], w["attn_kernel_neighbors"], w["bias"], layer.heads, layer.concat
+        )
     if name.startswith("cheb"):
         return reference.cheb(x, a, w["kernel"], w["bias"])
     if name == "gcn":
@@ -98,8 +99,7 @@ def test_graph_without_edges(rng, name):
     layer = _built(name, rng)
     x = rng.normal(size=(3, F)).astype("float32")
     empty = np.zeros((0,), "int32")
-    np.testing.assert_allclose(to_numpy(layer([x, empty, empty])), _numpy(name, layer, x, empty, empty),
-                               atol=1e-5)
+    np.testing.assert_allclose(to_numpy(layer([x, empty, empty])), _numpy(name, layer, x, empty, empty), atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
@@ -223,8 +223,9 @@ def _sparse(matrix):
     import tensorflow as tf
 
     rows, cols = np.nonzero(matrix)
-    return tf.sparse.reorder(tf.SparseTensor(np.stack([rows, cols], 1).astype("int64"),
-                                             matrix[rows, cols].astype("float32"), matrix.shape))
+    return tf.sparse.reorder(
+        tf.SparseTensor(np.stack([rows, cols], 1).astype("int64"), matrix[rows, cols].astype("float32"), matrix.shape)
+    )
 
 
 def _spektral(peer, x, a):
@@ -259,8 +260,14 @@ def test_gat_matches_spektral(rng):
     a = _sparse(reference.adjacency(s, r, len(x)))
     peer.build([(None, F), (None, None)])
     w = weights_by_name(ours)
-    peer.set_weights([w["kernel"].reshape(F, 3, U), w["attn_kernel_self"].T[..., None],
-                      w["attn_kernel_neighbors"].T[..., None], w["bias"]])
+    peer.set_weights(
+        [
+            w["kernel"].reshape(F, 3, U),
+            w["attn_kernel_self"].T[..., None],
+            w["attn_kernel_neighbors"].T[..., None],
+            w["bias"],
+        ]
+    )
     np.testing.assert_allclose(to_numpy(ours([x, s, r])), _spektral(peer, x, a), atol=1e-4)
 
 

@@ -3,8 +3,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from datasets import graphs
-from datasets.graphs import GraphDataError
+from seqgraph.datasets import graphs
+from seqgraph.datasets.graphs import GraphDataError
 
 # Three graphs: a triangle (nodes 1-3), an edge (4-5), a lone node (6).
 TOY = {
@@ -56,17 +56,23 @@ def test_batch_renumbers_nodes(tmp_path):
     assert inputs["num_graphs"] == 3
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"graph_labels": "1\nyes\n1\n"}, r"TOY_graph_labels.txt, line 2: expected integers"),
-    ({"A": "1, 2\n2, 9\n"}, r"TOY_A.txt, line 2: node id out of range 1..6"),
-    ({"A": "1, 4\n"}, r"TOY_A.txt, line 1: edge \[1, 4\] joins two different graphs"),
-    ({"graph_indicator": "1\n1\n1\n3\n3\n3\n"}, r"graph 2 has no nodes"),
-    ({"graph_indicator": "1\n1\n1\n2\n2\n4\n"}, r"TOY_graph_indicator.txt, line 6: graph id 4 is outside 1..3"),
-    ({"node_labels": "0\n1\n"}, r"TOY_node_labels.txt: 2 lines for 6 nodes"),
-    ({"node_attributes": "1, 2\n1\n1, 2\n1, 2\n1, 2\n1, 2\n"}, r"TOY_node_attributes.txt, line 2: expected 2 values"),
-    ({"A": "1 2\n"}, r"TOY_A.txt, line 1: expected integers"),
-    ({"graph_labels": None}, r"missing TOY_graph_labels.txt"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"graph_labels": "1\nyes\n1\n"}, r"TOY_graph_labels.txt, line 2: expected integers"),
+        ({"A": "1, 2\n2, 9\n"}, r"TOY_A.txt, line 2: node id out of range 1..6"),
+        ({"A": "1, 4\n"}, r"TOY_A.txt, line 1: edge \[1, 4\] joins two different graphs"),
+        ({"graph_indicator": "1\n1\n1\n3\n3\n3\n"}, r"graph 2 has no nodes"),
+        ({"graph_indicator": "1\n1\n1\n2\n2\n4\n"}, r"TOY_graph_indicator.txt, line 6: graph id 4 is outside 1..3"),
+        ({"node_labels": "0\n1\n"}, r"TOY_node_labels.txt: 2 lines for 6 nodes"),
+        (
+            {"node_attributes": "1, 2\n1\n1, 2\n1, 2\n1, 2\n1, 2\n"},
+            r"TOY_node_attributes.txt, line 2: expected 2 values",
+        ),
+        ({"A": "1 2\n"}, r"TOY_A.txt, line 1: expected integers"),
+        ({"graph_labels": None}, r"missing TOY_graph_labels.txt"),
+    ],
+)
 def test_malformed_files_name_the_file_and_line(tmp_path, changes, message):
     with pytest.raises(GraphDataError, match=message):
         graphs.read_tu(write_tu(tmp_path / "TOY", **changes), "TOY")
@@ -91,12 +97,15 @@ def test_cache_is_reused_and_rebuilt_when_files_change(tmp_path):
     np.testing.assert_array_equal(changed.labels, [1, 1, 0])
 
 
-@pytest.mark.parametrize("edges, symmetric", [
-    (TOY["A"], True),
-    ("1, 2\n2, 1\n2, 3\n", False),  # 2 -> 3 without 3 -> 2
-    ("1, 2\n2, 1\n1, 2\n", False),  # 1 -> 2 twice, 2 -> 1 once
-    ("1, 1\n4, 5\n5, 4\n", True),  # a self-loop is its own reverse
-])
+@pytest.mark.parametrize(
+    "edges, symmetric",
+    [
+        (TOY["A"], True),
+        ("1, 2\n2, 1\n2, 3\n", False),  # 2 -> 3 without 3 -> 2
+        ("1, 2\n2, 1\n1, 2\n", False),  # 1 -> 2 twice, 2 -> 1 once
+        ("1, 1\n4, 5\n5, 4\n", True),  # a self-loop is its own reverse
+    ],
+)
 def test_symmetric_means_every_edge_has_its_reverse_as_often(tmp_path, edges, symmetric):
     assert graphs.read_tu(write_tu(tmp_path / "TOY", A=edges), "TOY").symmetric is symmetric
 
@@ -153,6 +162,5 @@ def test_tf_dataset_batches_match_numpy_batches():
     for key, value in expected.items():
         np.testing.assert_array_equal(inputs[key].numpy(), value, err_msg=key)
     np.testing.assert_array_equal(labels.numpy(), expected_labels)
-    first = [[y.numpy().tolist() for _, y in graphs.tf_dataset(d, order, 3, shuffle=True, seed=4)]
-             for _ in range(2)]
+    first = [[y.numpy().tolist() for _, y in graphs.tf_dataset(d, order, 3, shuffle=True, seed=4)] for _ in range(2)]
     assert first[0] == first[1]  # same seed, same order

@@ -9,8 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from apps import image
-from datasets import images
+from seqgraph.apps.image.attention_maps import rollout
+from seqgraph.apps.image.data_scaling import _crossing, _scaling_table
+from seqgraph.apps.image.model import build_model
+from seqgraph.datasets import images
 from tests.helpers import tf_only
 
 pytestmark = tf_only  # the app trains and exports with the TensorFlow backend
@@ -19,18 +21,28 @@ TINY = ["--dim", "16", "--depth", "2", "--heads", "2", "--mlp-dim", "32"]
 
 
 def _cli(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "apps.image", *map(str, args)], capture_output=True, text=True,
-                            env={**os.environ}, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "seqgraph", "image", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=600,
+    )
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
-@pytest.mark.parametrize("kind, options, tokens", [
-    ("vit", {}, 64), ("vit", {"patch_size": 2, "pooling": "class", "positional": "learned"}, 17),
-    ("hybrid", {"patch_size": 2}, 16)])
+@pytest.mark.parametrize(
+    "kind, options, tokens",
+    [
+        ("vit", {}, 64),
+        ("vit", {"patch_size": 2, "pooling": "class", "positional": "learned"}, 17),
+        ("hybrid", {"patch_size": 2}, 16),
+    ],
+)
 def test_attention_models_output_logits_and_weights(kind, options, tokens):
-    model = image.build_model(kind, (8, 8, 1), 10, attention_outputs=True, **options)
+    model = build_model(kind, (8, 8, 1), 10, attention_outputs=True, **options)
     out = model(np.zeros((3, 8, 8, 1), "float32"))
     assert out["logits"].shape == (3, 10)
     assert [out[f"attention_{i}"].shape for i in range(4)] == [(3, 4, tokens, tokens)] * 4
@@ -38,8 +50,8 @@ def test_attention_models_output_logits_and_weights(kind, options, tokens):
 
 
 def test_cnn_and_vit_have_similar_sizes():
-    cnn = image.build_model("cnn", (8, 8, 1), 10).count_params()
-    vit = image.build_model("vit", (8, 8, 1), 10).count_params()
+    cnn = build_model("cnn", (8, 8, 1), 10).count_params()
+    vit = build_model("vit", (8, 8, 1), 10).count_params()
     assert 90_000 < cnn < 100_000 and 130_000 < vit < 140_000
 
 
@@ -49,21 +61,23 @@ def test_rollout_multiplies_head_averaged_attention_plus_identity():
     expected = np.stack([np.eye(5)] * 2)
     for w in blocks:  # Abnar & Zuidema: A = 0.5 mean_heads(W) + 0.5 I, then A_l ... A_1
         expected = np.einsum("bij,bjk->bik", 0.5 * w.mean(1) + 0.5 * np.eye(5), expected)
-    got = image.rollout(blocks)
+    got = rollout(blocks)
     np.testing.assert_allclose(got, expected, atol=1e-12)
     np.testing.assert_allclose(got.sum(-1), 1.0)
-    np.testing.assert_allclose(image.rollout([np.broadcast_to(np.eye(4), (1, 2, 4, 4))]), np.eye(4)[None])
+    np.testing.assert_allclose(rollout([np.broadcast_to(np.eye(4), (1, 2, 4, 4))]), np.eye(4)[None])
 
 
 def test_crossing_is_the_first_size_where_the_trailing_model_catches_up():
     def summary(pairs):
-        return [{"training_images": n, "fraction": n / 100, "cnn": {"mean": c, "std": 0.0},
-                 "vit": {"mean": v, "std": 0.0}} for n, (c, v) in zip((10, 50, 100), pairs)]
+        return [
+            {"training_images": n, "fraction": n / 100, "cnn": {"mean": c, "std": 0.0}, "vit": {"mean": v, "std": 0.0}}
+            for n, (c, v) in zip((10, 50, 100), pairs)
+        ]
 
-    assert image._crossing(summary([(0.9, 0.8), (0.95, 0.93), (0.97, 0.98)]), ["cnn", "vit"]) == 100
-    assert image._crossing(summary([(0.9, 0.8), (0.95, 0.93), (0.97, 0.96)]), ["cnn", "vit"]) is None
-    assert image._crossing(summary([(0.8, 0.9), (0.9, 0.95), (0.9, 0.96)]), ["cnn", "vit"]) is None  # never behind
-    table = image._scaling_table(summary([(0.9, 0.8), (0.95, 0.93), (0.97, 0.96)]), ["cnn", "vit"], None)
+    assert _crossing(summary([(0.9, 0.8), (0.95, 0.93), (0.97, 0.98)]), ["cnn", "vit"]) == 100
+    assert _crossing(summary([(0.9, 0.8), (0.95, 0.93), (0.97, 0.96)]), ["cnn", "vit"]) is None
+    assert _crossing(summary([(0.8, 0.9), (0.9, 0.95), (0.9, 0.96)]), ["cnn", "vit"]) is None  # never behind
+    table = _scaling_table(summary([(0.9, 0.8), (0.95, 0.93), (0.97, 0.96)]), ["cnn", "vit"], None)
     assert "| 10 (10%) | 90.00% ± 0.00 | 80.00% ± 0.00 |" in table and "No crossing" in table
 
 
@@ -71,8 +85,24 @@ def test_crossing_is_the_first_size_where_the_trailing_model_catches_up():
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("image_app")
     run = root / "vit"
-    out = _cli("train", "--model", "vit", "--epochs", "2", *TINY, "--patch-size", "2", "--pooling", "class",
-               "--positional", "learned", "--out", run, "--verbose", "2").stdout
+    out = _cli(
+        "train",
+        "--model",
+        "vit",
+        "--epochs",
+        "2",
+        *TINY,
+        "--patch-size",
+        "2",
+        "--pooling",
+        "class",
+        "--positional",
+        "learned",
+        "--out",
+        run,
+        "--progress",
+        "epoch",
+    ).stdout
     return root, run, out
 
 
@@ -125,9 +155,9 @@ def test_export_serves_uint8_images_and_checks_both_tflite_files(trained):
     out = root / "saved_models" / "image"
     _cli("export", "--run", run, "--out", out, "--calibration-images", "50")
     report = json.loads((out / "export.json").read_text())
-    assert report["version"] == 1 and report["saved_model_max_abs_error"] < 1e-4
-    assert report["tflite_float_max_abs_error"] < 1e-4
-    assert report["tflite_float_accuracy"] == pytest.approx(report["keras_accuracy"], abs=1 / 360)
+    assert report["version"] == 1 and report["saved_model"]["max_abs_error"] < 1e-4
+    assert report["tflite_float"]["max_abs_error"] < 1e-4
+    assert report["tflite_float"]["accuracy"] == pytest.approx(report["keras"]["accuracy"], abs=1 / 360)
     assert (out / "image.tflite").exists() and (out / "image_int8.tflite").exists()
     assert (out.parent / "models.config").exists()
     serve = tf.saved_model.load(str(out / "1")).signatures["serving_default"]
@@ -138,8 +168,22 @@ def test_export_serves_uint8_images_and_checks_both_tflite_files(trained):
 
 
 def test_data_scaling_writes_table_plot_and_json(tmp_path):
-    _cli("data-scaling", "--models", "cnn", "vit", "--fractions", "0.2", "1", "--seeds", "0", "--epochs", "1",
-         *TINY, "--out", tmp_path)
+    _cli(
+        "data-scaling",
+        "--models",
+        "cnn",
+        "vit",
+        "--fractions",
+        "0.2",
+        "1",
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        *TINY,
+        "--out",
+        tmp_path,
+    )
     result = json.loads((tmp_path / "data_scaling.json").read_text())
     assert [e["training_images"] for e in result["summary"]] == [287, 1437]
     assert len(result["runs"]) == 4 and result["updates"] == 23
@@ -153,6 +197,6 @@ def test_bad_arguments_get_clear_errors(tmp_path):
     (tmp_path / "cnn").mkdir()
     (tmp_path / "cnn" / "config.json").write_text('{"model": "cnn"}')
     result = _cli("attention-maps", "--run", tmp_path / "cnn", check=False)
-    assert result.returncode == 1 and "needs a vit or hybrid run" in result.stderr
+    assert result.returncode == 2 and "needs a vit or hybrid run" in result.stderr
     result = _cli("data-scaling", "--fractions", "0", "1", check=False)
     assert result.returncode == 2 and "--fractions" in result.stderr

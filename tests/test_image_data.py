@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from datasets import images
-from datasets.images import ImageDataError
+from seqgraph.datasets import images
+from seqgraph.datasets.images import ImageDataError
 from tests.helpers import tf_only
 
 pytestmark = tf_only  # the pipeline and the image decoders are TensorFlow's
@@ -32,7 +32,7 @@ def _shifts(image, pad):
     """Every translation of ``image`` by up to ``pad`` pixels, with zeros filling in."""
     h, w, _ = image.shape
     padded = np.pad(image, [(pad, pad), (pad, pad), (0, 0)])
-    return [padded[dy:dy + h, dx:dx + w] for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)]
+    return [padded[dy : dy + h, dx : dx + w] for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)]
 
 
 def test_pipeline_batches_shuffles_and_shifts():
@@ -50,8 +50,11 @@ def test_pipeline_batches_shuffles_and_shifts():
     shifted = 0
     for image, label in zip(*first[0]):
         # find the source image: the only one of that label whose shifts include this image
-        matches = [i for i in np.flatnonzero(d.labels[:100] == label)
-                   if any(np.array_equal(image, s) for s in _shifts(d.images[i], 1))]
+        matches = [
+            i
+            for i in np.flatnonzero(d.labels[:100] == label)
+            if any(np.array_equal(image, s) for s in _shifts(d.images[i], 1))
+        ]
         assert matches, "an augmented image is not a shift of a source image"
         shifted += not any(np.array_equal(image, d.images[i]) for i in matches)
     assert shifted > 50  # 8 of the 9 shifts move the image

@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 
-import layers
+from seqgraph import layers
 
 
 def test_standardize_matches_numpy_and_clips():
@@ -29,8 +29,10 @@ def test_sequence_mask_zeroes_padding_and_carries_the_mask():
     x = np.ones((3, 5, 2), "float32")
     lengths = np.array([5, 2, 0], "int32")
     layer = layers.SequenceMask()
-    expected = (np.arange(5)[None] < lengths[:, None])
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer([x, lengths])), np.repeat(expected[..., None], 2, -1))
+    expected = np.arange(5)[None] < lengths[:, None]
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer([x, lengths])), np.repeat(expected[..., None], 2, -1)
+    )
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.compute_mask([x, lengths])), expected)
     assert layers.SequenceMask(carry_mask=False).compute_mask([x, lengths]) is None
     # in a model, the mask reaches an RNN: outputs past the length repeat the last valid state

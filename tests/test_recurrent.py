@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-import layers
+from seqgraph import layers
 from tests import reference
 from tests.helpers import randomise, to_numpy, weights_by_name
 
@@ -19,8 +19,9 @@ def _inputs(rng):
 
 def _numpy(layer, x, mask=None):
     w = weights_by_name(layer)
-    return reference.peephole_lstm(x, w["kernel"], w["recurrent_kernel"], w["bias"],
-                                   w["peephole_i"], w["peephole_f"], w["peephole_o"], mask)
+    return reference.peephole_lstm(
+        x, w["kernel"], w["recurrent_kernel"], w["bias"], w["peephole_i"], w["peephole_f"], w["peephole_o"], mask
+    )
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -53,8 +54,8 @@ def test_forget_bias_starts_at_one():
     layer = layers.PeepholeLSTM(U)
     layer.build((None, None, F))
     bias = to_numpy(layer.cell.bias)
-    np.testing.assert_array_equal(bias[U:2 * U], 1.0)
-    np.testing.assert_array_equal(np.delete(bias, np.s_[U:2 * U]), 0.0)
+    np.testing.assert_array_equal(bias[U : 2 * U], 1.0)
+    np.testing.assert_array_equal(np.delete(bias, np.s_[U : 2 * U]), 0.0)
 
 
 def test_bidirectional_and_go_backwards(rng):
@@ -69,7 +70,7 @@ def test_bidirectional_and_go_backwards(rng):
     # The backward half reads each sequence's valid part reversed.
     for b in range(B):
         n = mask[b].sum()
-        back, _, _ = _numpy(bi.backward_layer, x[b:b + 1, :n][:, ::-1])
+        back, _, _ = _numpy(bi.backward_layer, x[b : b + 1, :n][:, ::-1])
         np.testing.assert_allclose(got[b, :n, U:], back[0, ::-1], atol=1e-5)
 
 
@@ -79,8 +80,9 @@ def test_cell_in_plain_rnn(rng):
     rnn.build((None, None, F))
     randomise(rnn, rng)
     w = weights_by_name(rnn)
-    _, want, _ = reference.peephole_lstm(x, w["kernel"], w["recurrent_kernel"], w["bias"],
-                                         w["peephole_i"], w["peephole_f"], w["peephole_o"])
+    _, want, _ = reference.peephole_lstm(
+        x, w["kernel"], w["recurrent_kernel"], w["bias"], w["peephole_i"], w["peephole_f"], w["peephole_o"]
+    )
     np.testing.assert_allclose(to_numpy(rnn(x)), want, atol=1e-5)
 
 

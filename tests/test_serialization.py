@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-import layers
+from seqgraph import layers
 from tests.helpers import tf_only, to_numpy
 
 F = 6
@@ -28,17 +28,22 @@ def _graph_model(layer):
     graph_ids = keras.Input((), dtype="int32", name="graph_ids")
     h = layer([x, senders, receivers])
     out = layers.GraphPooling("mean", num_graphs=2)([h, graph_ids])
-    data = [np.random.default_rng(1).normal(size=(5, F)).astype("float32"),
-            np.array([0, 1, 2, 3, 4], "int32"), np.array([1, 2, 0, 4, 3], "int32"),
-            np.array([0, 0, 0, 1, 1], "int32")]
+    data = [
+        np.random.default_rng(1).normal(size=(5, F)).astype("float32"),
+        np.array([0, 1, 2, 3, 4], "int32"),
+        np.array([1, 2, 0, 4, 3], "int32"),
+        np.array([0, 0, 0, 1, 1], "int32"),
+    ]
     return keras.Model([x, senders, receivers, graph_ids], out), data
 
 
 def _words_model(layer):
     a = keras.Input((3,), dtype="int32")
     b = keras.Input((4,), dtype="int32")
-    return keras.Model([a, b], layer([a, b])), [np.array([[1, 2, 0], [3, 4, 5]], "int32"),
-                                                np.array([[1, 2, 3, 4], [5, 6, 7, 8]], "int32")]
+    return keras.Model([a, b], layer([a, b])), [
+        np.array([[1, 2, 0], [3, 4, 5]], "int32"),
+        np.array([[1, 2, 3, 4], [5, 6, 7, 8]], "int32"),
+    ]
 
 
 CASES = {
@@ -48,11 +53,21 @@ CASES = {
     "learned_position": lambda: _sequence_model(layers.LearnedPositionalEmbedding(16)),
     "class_token": lambda: _sequence_model(layers.ClassToken()),
     "spec_augment": lambda: _sequence_model(layers.SpecAugment(seed=3)),
-    "mel_spectrogram": lambda: (keras.Sequential([keras.Input((800,)), layers.MelSpectrogram(
-        fft_length=256, sequence_stride=80, sequence_length=200, sampling_rate=8000, num_mel_bins=8)]),
-        np.random.default_rng(1).normal(size=(2, 800)).astype("float32")),
-    "positional_2d": lambda: (keras.Sequential([keras.Input((3, 4, F)), layers.SinusoidalPositionalEncoding2D()]),
-                              np.ones((2, 3, 4, F), "float32")),
+    "mel_spectrogram": lambda: (
+        keras.Sequential(
+            [
+                keras.Input((800,)),
+                layers.MelSpectrogram(
+                    fft_length=256, sequence_stride=80, sequence_length=200, sampling_rate=8000, num_mel_bins=8
+                ),
+            ]
+        ),
+        np.random.default_rng(1).normal(size=(2, 800)).astype("float32"),
+    ),
+    "positional_2d": lambda: (
+        keras.Sequential([keras.Input((3, 4, F)), layers.SinusoidalPositionalEncoding2D()]),
+        np.ones((2, 3, 4, F), "float32"),
+    ),
     "peephole_lstm": lambda: _sequence_model(layers.PeepholeLSTM(4, return_sequences=True)),
     "bidirectional": lambda: _sequence_model(keras.layers.Bidirectional(layers.PeepholeLSTM(4))),
     "gin": lambda: _graph_model(layers.GINConv(4, train_eps=True)),
@@ -62,8 +77,10 @@ CASES = {
     "gcn": lambda: _graph_model(layers.GCNConv(4)),
     "sage": lambda: _graph_model(layers.GraphSAGEConv(4, aggregator="max")),
     "cbow": lambda: _words_model(layers.CBOW(10, 4)),
-    "fused_batch_norm": lambda: (keras.Sequential([keras.Input((F,)), layers.FusedBatchNormalization()]),
-                                 np.random.default_rng(1).normal(size=(3, F)).astype("float32")),
+    "fused_batch_norm": lambda: (
+        keras.Sequential([keras.Input((F,)), layers.FusedBatchNormalization()]),
+        np.random.default_rng(1).normal(size=(3, F)).astype("float32"),
+    ),
 }
 
 
@@ -80,8 +97,7 @@ def test_keras_file_round_trip(tmp_path, name):
     path = tmp_path / "model.keras"
     model.save(path)
     restored = keras.saving.load_model(path)
-    np.testing.assert_array_equal(to_numpy(restored.predict(data, verbose=0)),
-                                  to_numpy(model.predict(data, verbose=0)))
+    np.testing.assert_array_equal(to_numpy(restored.predict(data, verbose=0)), to_numpy(model.predict(data, verbose=0)))
 
 
 @tf_only
@@ -110,11 +126,26 @@ def test_saved_model_cli_runs_a_graph_model(tmp_path):
         np.save(tmp_path / f"{name}.npy", array)
         feeds.append(f"{name}={tmp_path / name}.npy")
     out = subprocess.run(
-        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir", str(tmp_path / "sm"),
-         "--tag_set", "serve", "--signature_def", "serving_default",
-         "--inputs", ";".join(feeds),
-         "--outdir", str(tmp_path / "out")],
-        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        [
+            sys.executable,
+            "-m",
+            "tensorflow.python.tools.saved_model_cli",
+            "run",
+            "--dir",
+            str(tmp_path / "sm"),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--inputs",
+            ";".join(feeds),
+            "--outdir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     (result,) = [np.load(tmp_path / "out" / f) for f in os.listdir(tmp_path / "out")]
     np.testing.assert_allclose(result, to_numpy(model([x, s, r, g])), atol=1e-5)

@@ -25,22 +25,45 @@ def trained(tmp_path_factory):
     lines = [" ".join(rng.choice(TOPICS["av"[i % 2]], 8)) for i in range(600)]
     (root / "corpus.txt").write_text("\n".join(lines) + "\n")
     run = root / "run"
-    out = _cli("train", "--corpus", str(root / "corpus.txt"), "--format", "lines", "--min-count", "1",
-               "--dim", "48", "--window", "3", "--sample", "0", "--epochs", "8", "--batch-size", "256",
-               "--lr", "0.05", "--out", str(run), "--verbose", "0")
+    out = _cli(
+        "train",
+        "--corpus",
+        str(root / "corpus.txt"),
+        "--format",
+        "lines",
+        "--min-count",
+        "1",
+        "--dim",
+        "48",
+        "--window",
+        "3",
+        "--sample",
+        "0",
+        "--epochs",
+        "8",
+        "--batch-size",
+        "256",
+        "--lr",
+        "0.05",
+        "--out",
+        str(run),
+        "--progress",
+        "none",
+    )
     return root, run, out
 
 
 def _cli(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "apps.skipgram", *args], capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "seqgraph", "skipgram", *args], capture_output=True, text=True, timeout=600
+    )
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
 def _vectors(run):
-    from apps.skipgram import load_run
+    from seqgraph.apps.skipgram.evaluate import load_run
 
     _, vocab, vectors = load_run(run)
     return vocab, vectors
@@ -72,15 +95,27 @@ def test_words_are_nearest_to_their_topic(trained):
 def test_mirrored_strategy_trains_on_calls_of_one_batch():
     """Under tf.distribute the optimizer's sync cannot sit in the XLA loop over a call's batches:
     calls hold one batch there, and the words still learn their topics."""
-    from apps.skipgram import fit_vectors, word_vectors
-    from datasets.text import Vocabulary
+    from seqgraph.apps.skipgram.model import word_vectors
+    from seqgraph.apps.skipgram.train import fit_vectors
+    from seqgraph.datasets.text import Vocabulary
 
     rng = np.random.default_rng(1)
     sentences = [list(rng.choice(TOPICS["av"[i % 2]], 8)) for i in range(600)]
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    fit = fit_vectors(ids, sentence_ids, vocab, dim=16, window=3, sample=0, epochs=4, batch_size=256, lr=0.05,
-                      distribute="mirrored", verbose=0)
+    fit = fit_vectors(
+        ids,
+        sentence_ids,
+        vocab,
+        dim=16,
+        window=3,
+        sample=0,
+        epochs=4,
+        batch_size=256,
+        lr=0.05,
+        distribute="mirrored",
+        verbose=0,
+    )
     vectors = word_vectors(fit.net)
     unit = vectors[1:] / np.linalg.norm(vectors[1:], axis=1, keepdims=True)
     same_topic = np.array([w[0] for w in vocab.words[1:]])
@@ -104,7 +139,7 @@ def test_export_serves_vectors_and_neighbours(trained):
     import tensorflow as tf
     from gensim.models import KeyedVectors
 
-    from apps.export import LiteModel
+    from seqgraph.apps.export import LiteModel
 
     root, run, _ = trained
     base = root / "export" / "skipgram"
@@ -113,8 +148,9 @@ def test_export_serves_vectors_and_neighbours(trained):
     vocab, vectors = _vectors(run)
     loaded = tf.saved_model.load(str(base / "1"))
     served = loaded.signatures["serving_default"](words=tf.constant(["animal1", "VEHICLE2", "nope"]))
-    np.testing.assert_allclose(served["vectors"].numpy()[:2],
-                               vectors[[vocab.index["animal1"], vocab.index["vehicle2"]]])
+    np.testing.assert_allclose(
+        served["vectors"].numpy()[:2], vectors[[vocab.index["animal1"], vocab.index["vehicle2"]]]
+    )
     assert served["known"].numpy().tolist() == [True, True, False]
     assert not served["vectors"].numpy()[2].any()
 
@@ -135,11 +171,12 @@ def test_export_serves_vectors_and_neighbours(trained):
     words = np.array([b"animal1", b"vehicle7", b"nope"], dtype=object)
     for name, tolerance in (("skipgram.tflite", 1e-6), ("skipgram_int8.tflite", 0.02)):
         lite = LiteModel((base / name).read_bytes(), "tflite")({"words": words})
-        np.testing.assert_allclose(lite["vectors"][:2], vectors[[vocab.index["animal1"], vocab.index["vehicle7"]]],
-                                   atol=tolerance)
+        np.testing.assert_allclose(
+            lite["vectors"][:2], vectors[[vocab.index["animal1"], vocab.index["vehicle7"]]], atol=tolerance
+        )
         assert lite["known"].tolist() == [True, True, False]
     # the table is stored in a quarter of the bytes (a byte per weight instead of four)
-    assert report["tflite_float_bytes"] - report["tflite_int8_bytes"] > 0.6 * vectors.nbytes
+    assert report["tflite_float"]["bytes"] - report["tflite_int8"]["bytes"] > 0.6 * vectors.nbytes
     assert 'name: "skipgram"' in (root / "export" / "models.config").read_text()
 
 
@@ -149,12 +186,28 @@ def test_saved_model_cli_serves_nearest(trained, tmp_path):
     target = root / "export" / "skipgram"
     if not (target / "1").exists():
         _cli("export", "--run", str(run), "--out", str(target))
-    out = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run",
-                          "--dir", str(target / "1"), "--tag_set", "serve", "--signature_def", "nearest",
-                          "--input_exprs", "words=['animal2','vehicle3'];k=3",
-                          "--outdir", str(tmp_path)],
-                         capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                         timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tensorflow.python.tools.saved_model_cli",
+            "run",
+            "--dir",
+            str(target / "1"),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "nearest",
+            "--input_exprs",
+            "words=['animal2','vehicle3'];k=3",
+            "--outdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     neighbours = np.load(tmp_path / "neighbours.npy", allow_pickle=True)
     assert neighbours.shape == (2, 3)
@@ -173,7 +226,7 @@ def test_bad_input_is_named(tmp_path):
 
 def _random_tables(kind, vocab_size, dim, seed):
     """A network whose two tables hold random values (copies returned for the reference)."""
-    from apps.skipgram import build_model
+    from seqgraph.apps.skipgram.model import build_model
 
     net = build_model(kind, vocab_size, dim, window=2)
     layer = net.get_layer("word2vec")
@@ -190,7 +243,7 @@ def test_sgd_step_matches_word2vec_update():
     import keras
     import tensorflow as tf
 
-    from apps.skipgram import trainer
+    from seqgraph.apps.skipgram.model import trainer
 
     lr = 0.1
     net, layer, target, context = _random_tables("skipgram", vocab_size=11, dim=4, seed=0)
@@ -202,7 +255,10 @@ def test_sgd_step_matches_word2vec_update():
     model.fit(data, epochs=1, verbose=0, shuffle=False)
 
     new_target, new_context = target.copy(), context.copy()
-    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
     losses = []
     for c, cands in zip(centres, candidates):
         u = target[c]
@@ -226,15 +282,16 @@ def test_cbow_step_gives_every_context_word_the_whole_error():
     import keras
     import tensorflow as tf
 
-    from apps.skipgram import trainer
+    from seqgraph.apps.skipgram.model import trainer
 
     lr = 0.1
     net, layer, target, context = _random_tables("cbow", vocab_size=9, dim=3, seed=1)
     contexts = np.array([[1, 2, 3, 0], [4, 0, 0, 0], [2, 2, 5, 6]], np.int32)  # 0 = padding
     candidates = np.array([[5, 6, 7], [8, 1, 1], [3, 4, 8]], np.int32)
     model = trainer(net, total_tokens=1e9, lr=lr, min_lr=lr)
-    model.fit(tf.data.Dataset.from_tensors(((contexts[None], candidates[None]), np.float32([3.0]))), verbose=0,
-              shuffle=False)
+    model.fit(
+        tf.data.Dataset.from_tensors(((contexts[None], candidates[None]), np.float32([3.0]))), verbose=0, shuffle=False
+    )
 
     new_target, new_context = target.copy(), context.copy()
     for row, cands in zip(contexts, candidates):
@@ -257,7 +314,7 @@ def test_a_call_trains_its_batches_in_turn_and_skips_empty_ones():
     import keras
     import tensorflow as tf
 
-    from apps.skipgram import trainer
+    from seqgraph.apps.skipgram.model import trainer
 
     centres = np.array([[1, 2, 3], [3, 1, 0], [0, 0, 0]], np.int32)
     candidates = np.array([[[2, 3], [4, 1], [5, 6]], [[1, 2], [2, 5], [0, 0]], [[0, 0]] * 3], np.int32)
@@ -267,10 +324,15 @@ def test_a_call_trains_its_batches_in_turn_and_skips_empty_ones():
         net, layer, _, _ = _random_tables("skipgram", vocab_size=7, dim=3, seed=2)
         model = trainer(net, total_tokens=10, lr=0.2, min_lr=0.01, batches_per_call=len(centres[calls[0]]))
         for call in calls:
-            model.fit(tf.data.Dataset.from_tensors(((centres[call], candidates[call]), tokens[call])), verbose=0,
-                      shuffle=False)
-        results.append([keras.ops.convert_to_numpy(v) for v in (layer.target_embeddings, layer.context_embeddings)]
-                       + [float(model.tokens_seen), int(model.optimizer.iterations), float(model.learning_rate())])
+            model.fit(
+                tf.data.Dataset.from_tensors(((centres[call], candidates[call]), tokens[call])),
+                verbose=0,
+                shuffle=False,
+            )
+        results.append(
+            [keras.ops.convert_to_numpy(v) for v in (layer.target_embeddings, layer.context_embeddings)]
+            + [float(model.tokens_seen), int(model.optimizer.iterations), float(model.learning_rate())]
+        )
     (target, context, *counts), (target1, context1, *counts1) = results
     np.testing.assert_allclose(target, target1, atol=1e-6)
     np.testing.assert_allclose(context, context1, atol=1e-6)
@@ -278,7 +340,7 @@ def test_a_call_trains_its_batches_in_turn_and_skips_empty_ones():
 
 
 def test_learning_rate_falls_linearly_with_tokens():
-    from apps.skipgram import build_model, trainer
+    from seqgraph.apps.skipgram.model import build_model, trainer
 
     model = trainer(build_model("cbow", 5, 2, window=1), total_tokens=1000, lr=0.025, min_lr=0.0001)
     for seen, expected in ((0, 0.025), (500, (0.025 + 0.0001) / 2), (1000, 0.0001), (5000, 0.0001)):

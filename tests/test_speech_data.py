@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from datasets import speech
-from datasets.speech import SpeechDataError
+from seqgraph.datasets import speech
+from seqgraph.datasets.speech import SpeechDataError
 
 
 def tone(seconds, rate, freq=440.0):
@@ -26,8 +26,9 @@ def test_read_audio_mixes_down_and_resamples(tmp_path):
     assert len(speech.read_audio(tmp_path / "mono.flac")) == 4000
 
 
-@pytest.mark.parametrize("content, message", [(b"RIFF....WAVEnonsense", "not a readable audio file"),
-                                              (b"", "not a readable audio file")])
+@pytest.mark.parametrize(
+    "content, message", [(b"RIFF....WAVEnonsense", "not a readable audio file"), (b"", "not a readable audio file")]
+)
 def test_bad_audio_is_named(tmp_path, content, message):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(content)

@@ -4,16 +4,22 @@ import zipfile
 import numpy as np
 import pytest
 
-from datasets import text
-from datasets.text import CorpusError, Vocabulary
+from seqgraph.datasets import text
+from seqgraph.datasets.text import CorpusError, Vocabulary
 
 
 def test_text_lines_and_tokenisation(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("The cat's hat. A DOG ran!\n\nIt_was 3 o'clock", encoding="utf-8")
-    assert text.read_corpus(path, "text") == [["the", "cat's", "hat"], ["a", "dog", "ran"], ["it", "was", "3", "o'clock"]]
+    assert text.read_corpus(path, "text") == [
+        ["the", "cat's", "hat"],
+        ["a", "dog", "ran"],
+        ["it", "was", "3", "o'clock"],
+    ]
     assert text.read_corpus(path, "lines", lowercase=False, tokenizer="whitespace") == [
-        ["The", "cat's", "hat.", "A", "DOG", "ran!"], ["It_was", "3", "o'clock"]]
+        ["The", "cat's", "hat.", "A", "DOG", "ran!"],
+        ["It_was", "3", "o'clock"],
+    ]
 
 
 def test_brown_zip_drops_tags_punctuation_and_other_files(tmp_path):
@@ -123,7 +129,7 @@ def test_batches_have_one_shape_and_padding_closes_a_chunk():
     assert len(padded) == -(-len(ids) // 300)  # the last batch of each chunk
     for i in padded:
         x, c = batches[i][:2]
-        assert np.all(c[:real[i], 0] > 0) and not x[real[i]:].any() and not c[real[i]:].any()
+        assert np.all(c[: real[i], 0] > 0) and not x[real[i] :].any() and not c[real[i] :].any()
     # a batch stands for tokens in proportion to its real examples; a pass for the whole corpus
     assert sum(t for _, _, t in batches) == pytest.approx(len(ids), rel=1e-5)
     per_example = {round(t / n, 4) for (_, _, t), n in zip(batches, real)}
@@ -138,8 +144,9 @@ def test_batches_per_pass_is_the_first_pass_exactly(model):
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
     for per_call in (1, 4):
-        ds, per_pass = text.training_dataset(ids, sentence_ids, vocab, model, batch_size=32, seed=5,
-                                             chunk_tokens=300, batches_per_call=per_call)
+        ds, per_pass = text.training_dataset(
+            ids, sentence_ids, vocab, model, batch_size=32, seed=5, chunk_tokens=300, batches_per_call=per_call
+        )
         tokens = [float(t.numpy().sum()) for _, t in ds.take(per_pass)]
         assert sum(tokens) == pytest.approx(len(ids), rel=1e-5)
         assert sum(tokens[:-1]) < len(ids) - 0.5
@@ -152,8 +159,9 @@ def test_calls_hold_the_same_batches_and_pad_only_the_end_of_a_chunk():
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
     one, per_pass = text.training_dataset(ids, sentence_ids, vocab, batch_size=16, seed=2, chunk_tokens=400)
-    three, calls_per_pass = text.training_dataset(ids, sentence_ids, vocab, batch_size=16, seed=2, chunk_tokens=400,
-                                                  batches_per_call=3)
+    three, calls_per_pass = text.training_dataset(
+        ids, sentence_ids, vocab, batch_size=16, seed=2, chunk_tokens=400, batches_per_call=3
+    )
     singles, calls = _calls(one, per_pass), _calls(three, calls_per_pass)
     chunks = -(-len(ids) // 400)
     assert {c.shape for _, c, _ in calls} == {(3, 16, 6)} and chunks < calls_per_pass < per_pass
@@ -174,8 +182,9 @@ def test_skipgram_pairs_with_window_one_are_the_neighbours():
     sentences = _corpus()
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    centres, candidates, _ = _batches(text.training_dataset(ids, sentence_ids, vocab, window=1, negative=3,
-                                                         sample=0, batch_size=100))
+    centres, candidates, _ = _batches(
+        text.training_dataset(ids, sentence_ids, vocab, window=1, negative=3, sample=0, batch_size=100)
+    )
     expected = collections.Counter()
     for s in sentences:
         for a, b in zip(s, s[1:]):
@@ -218,8 +227,8 @@ def test_same_seed_same_passes_passes_differ_and_tokens_add_up():
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     one = _batches(text.training_dataset(ids, sentence_ids, vocab, seed=3, chunk_tokens=500))
-    np.testing.assert_array_equal(a[1][:len(one[1])], one[1])
-    assert not np.array_equal(a[1][:100], a[1][len(one[1]):][:100])  # the second pass is a new draw
+    np.testing.assert_array_equal(a[1][: len(one[1])], one[1])
+    assert not np.array_equal(a[1][:100], a[1][len(one[1]) :][:100])  # the second pass is a new draw
     assert one[2] == pytest.approx(len(ids), rel=1e-5)
     other_seed = _batches(text.training_dataset(ids, sentence_ids, vocab, seed=4, chunk_tokens=500))
     assert not np.array_equal(one[1][:100], other_seed[1][:100])
@@ -240,8 +249,9 @@ def test_cbow_contexts_are_padded_windows():
     sentences = [["a", "b", "c"], ["d"], ["e", "f"]]
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    contexts, candidates, _ = _batches(text.training_dataset(ids, sentence_ids, vocab, model="cbow", window=1,
-                                                          sample=0))
+    contexts, candidates, _ = _batches(
+        text.training_dataset(ids, sentence_ids, vocab, model="cbow", window=1, sample=0)
+    )
     got = {vocab.words[t]: sorted(vocab.words[c] for c in row if c) for row, t in zip(contexts, candidates[:, 0])}
     assert got == {"a": ["b"], "b": ["a", "c"], "c": ["b"], "e": ["f"], "f": ["e"]}  # "d" has no context
     assert contexts.shape[1] == 2
@@ -251,8 +261,9 @@ def test_centres_are_shuffled_within_spans_in_corpus_order():
     sentences = [[f"p{10 * s + i:04d}" for i in range(10)] for s in range(300)]  # id - 1 = position
     vocab = Vocabulary.build(sentences, min_count=1)
     ids, sentence_ids = vocab.encode(sentences)
-    centres, candidates, _ = _batches(text.training_dataset(ids, sentence_ids, vocab, window=1, sample=0,
-                                                         batch_size=64, shuffle_span=100))
+    centres, candidates, _ = _batches(
+        text.training_dataset(ids, sentence_ids, vocab, window=1, sample=0, batch_size=64, shuffle_span=100)
+    )
     span = (centres - 1) // 100
     assert np.all(np.diff(span) >= 0) and set(span) == set(range(30))  # spans in order, none lost
     for k in range(30):

@@ -21,9 +21,11 @@ def test_converts_to_builtin_tflite(tmp_path, name):
     _randomise(model)
     if name in FIXED_BATCH:
         data = data[:1]
-        model.export(str(tmp_path), verbose=False,
-                     input_signature=[tf.TensorSpec((1, None, data.shape[-1]), tf.float32,
-                                                      name=model.inputs[0].name)])
+        model.export(
+            str(tmp_path),
+            verbose=False,
+            input_signature=[tf.TensorSpec((1, None, data.shape[-1]), tf.float32, name=model.inputs[0].name)],
+        )
     else:
         model.export(str(tmp_path), verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path))

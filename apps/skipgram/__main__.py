@@ -1,0 +1,7 @@
+"""``python -m seqgraph.apps.skipgram``: the same as ``seqgraph skipgram``."""
+
+import sys
+
+from seqgraph.cli import main
+
+main(["skipgram", *sys.argv[1:]])

@@ -1,0 +1,228 @@
+"""``seqgraph skipgram train``: word vectors from a corpus with word2vec's SGD, scored on the
+word-similarity and analogy benchmarks."""
+
+import logging
+import os
+import time
+import types
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from seqgraph.apps.common import (
+    FIT_VERBOSITY,
+    pyplot,
+    run_dir,
+    save_config,
+    save_figure,
+    save_keras,
+    strategy,
+    write_json,
+)
+from seqgraph.apps.skipgram.evaluate import evaluate_vectors, keyed_vectors, print_evaluation
+from seqgraph.apps.skipgram.model import EXAMPLES_PER_CALL, build_model, trainer, word_vectors
+from seqgraph.datasets import text
+
+
+def train(config, out=None, distribute="default", progress="bar", threads=None):
+    """Learn word vectors from ``config.corpus`` and score them (WordSim-353, SimLex-999, Google
+    analogies).
+
+    Writes ``out`` (default ``runs/skipgram/<timestamp>``): ``config.json``, ``vocab.tsv``,
+    ``model.keras`` (the word tables), ``metrics.json`` (scores, words/s, loss per epoch) and
+    ``loss.png``.
+
+    Args:
+        config: a ``SkipgramConfig``.
+        out: the run folder.
+        distribute: the tf.distribute strategy (``default``, ``mirrored``, ``multiworker``).
+        progress: ``bar``, ``epoch`` or ``none``.
+        threads: TF op threads for the training step (default: all cores but one).
+
+    Returns:
+        The metrics, as written to metrics.json.
+    """
+    path = Path(config.corpus) if config.corpus else text.embedded_corpus()
+    sentences = text.read_corpus(path, config.format, lowercase=config.lowercase, tokenizer=config.tokenizer)
+    vocab = text.Vocabulary.build(sentences, config.min_count, config.max_vocab)
+    ids, sentence_ids = vocab.encode(sentences)
+    raw_tokens = sum(len(s) for s in sentences)
+    print(
+        f"{path}: {len(sentences)} sentences, {raw_tokens} tokens; vocabulary {len(vocab) - 1} words "
+        f"(min_count {config.min_count}) covering {len(ids)} tokens; {config.model}, dim {config.dim}, "
+        f"window {config.window}, {config.negative} negatives, {config.epochs} epochs"
+    )
+    out = run_dir("skipgram", out)
+    save_config(config, out / "config.json", "skipgram", corpus_path=str(path))
+    vocab.save(out / "vocab.tsv")
+
+    fit = fit_vectors(
+        ids,
+        sentence_ids,
+        vocab,
+        config.model,
+        config.dim,
+        config.window,
+        config.negative,
+        config.sample,
+        config.epochs,
+        config.batch_size,
+        config.lr,
+        config.min_lr,
+        config.seed,
+        distribute,
+        FIT_VERBOSITY[progress],
+        config.shuffle_span,
+        threads,
+    )
+    save_keras(fit.net, out / "model.keras")
+
+    metrics = evaluate_vectors(keyed_vectors(vocab, word_vectors(fit.net)))
+    metrics.update(
+        {
+            "model": config.model,
+            "corpus": str(path),
+            "vocabulary": len(vocab) - 1,
+            "tokens": len(ids),
+            "epochs": config.epochs,
+            "train_seconds": fit.seconds,
+            "fit_wall_seconds": fit.wall_seconds,
+            # corpus tokens (in the vocabulary) trained on per second, first batch to last
+            "words_per_second": fit.tokens / fit.seconds,
+            "loss": [float(x) for x in fit.history.history["loss"]],
+        }
+    )
+    write_json(out / "metrics.json", metrics)
+    plot_loss(fit.curve, config.epochs, out / "loss.png")
+    print_evaluation(metrics)
+    print(f"{metrics['words_per_second']:,.0f} words/s; wrote {out}/metrics.json, loss.png, model.keras, vocab.tsv")
+    return metrics
+
+
+def default_threads():
+    """All cores but one: the input pipeline keeps one core to itself."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def use_threads(threads):
+    """Run TF's ops on ``threads`` threads. The XLA step on 1024 pairs is too small to split well:
+    on 2 cores, 1 thread for it and 1 for the pipeline trains 1.4-1.5x faster than TF's default
+    of both for each. TF takes the setting only before it starts; where it runs already (a test
+    process, a second training in one process) the setting it has stays, and is logged."""
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        logging.getLogger(__name__).info(
+            "TF already runs: its op threads stay at %s, not %s",
+            tf.config.threading.get_intra_op_parallelism_threads() or "default",
+            threads,
+        )
+
+
+def fit_vectors(
+    ids,
+    sentence_ids,
+    vocab,
+    model="skipgram",
+    dim=100,
+    window=5,
+    negative=5,
+    sample=1e-3,
+    epochs=5,
+    batch_size=1024,
+    lr=0.025,
+    min_lr=0.0001,
+    seed=0,
+    distribute="default",
+    verbose=1,
+    shuffle_span=text.SHUFFLE_SPAN,
+    threads=None,
+):
+    """Train on an encoded corpus (on ``threads`` op threads, default all cores but one). Returns
+    ``net``, ``history``, ``tokens`` (corpus tokens trained on), ``seconds`` (from making the
+    input pipeline, which counts a pass's batches, to the end of the last epoch),
+    ``wall_seconds`` (until ``fit`` returned: sometimes a few seconds more, while tf.distribute's
+    input iterator shuts down) and ``curve`` [(tokens, loss)]."""
+    use_threads(threads or default_threads())
+    keras.utils.set_random_seed(seed)
+    setup = time.perf_counter()
+    # EXAMPLES_PER_CALL examples per call into TF: in one XLA loop, or under tf.distribute (where the
+    # loop cannot hold the optimizer's sync) in Keras' steps_per_execution; an epoch is one pass
+    per_call = max(1, EXAMPLES_PER_CALL // batch_size)
+    batches_per_call, steps_per_execution = (per_call, 1) if distribute == "default" else (1, per_call)
+    dataset, steps = text.training_dataset(
+        ids,
+        sentence_ids,
+        vocab,
+        model,
+        window,
+        negative,
+        sample,
+        batch_size,
+        seed,
+        shuffle_span,
+        batches_per_call=batches_per_call,
+    )
+    steps = max(steps_per_execution, round(steps / steps_per_execution) * steps_per_execution)  # whole executions
+    with strategy(distribute).scope():
+        net = build_model(model, len(vocab), dim, window)
+        trainer_model = trainer(net, len(ids) * epochs, lr, min_lr, batches_per_call, steps_per_execution)
+    progress = progress_callback(trainer_model)
+    start = time.perf_counter()
+    history = trainer_model.fit(
+        dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress], verbose=verbose, shuffle=False
+    )  # the pipeline shuffles each pass
+    wall_seconds = time.perf_counter() - setup
+    tokens = float(keras.ops.convert_to_numpy(trainer_model.tokens_seen))
+    return types.SimpleNamespace(
+        net=net,
+        history=history,
+        tokens=tokens,
+        seconds=start - setup + progress.seconds,
+        wall_seconds=wall_seconds,
+        curve=progress.curve,
+    )
+
+
+def progress_callback(model, every=20):
+    """Adds ``words/s`` (corpus tokens per second of training) to the progress bar and keeps
+    (tokens, loss) points for the plot, every ``every`` updates of the bar (reading them waits
+    for the step in flight, which costs speed if done at every one)."""
+
+    class WordsPerSecond(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start, self.curve, self.calls = time.perf_counter(), [], 0
+
+        def record(self, logs):
+            tokens = float(keras.ops.convert_to_numpy(model.tokens_seen))
+            logs["words/s"] = round(tokens / (time.perf_counter() - self.start))
+            self.curve.append((tokens, float(logs["loss"])))
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.calls += 1
+            if self.calls % every == 0:
+                self.record(logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.record(logs)
+
+        def on_train_end(self, logs=None):
+            self.seconds = time.perf_counter() - self.start
+
+    return WordsPerSecond()
+
+
+def plot_loss(curve, epochs, path):
+    plt = pyplot()
+    tokens, loss = np.array(curve).T
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(tokens / 1e6, loss)
+    ax.set_xlabel("corpus tokens seen (millions)")
+    ax.set_ylabel("negative-sampling loss (mean over the epoch so far)")
+    ax.set_title(f"training loss, {epochs} epoch(s)")
+    save_figure(fig, path)

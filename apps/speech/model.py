@@ -1,0 +1,149 @@
+"""The speech recogniser (log-mel features inside the model, convolutional subsampling, truncated
+self-attention blocks, a bidirectional peephole LSTM, CTC over characters) and its CTC trainer."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from seqgraph import layers
+from seqgraph.datasets import speech
+
+NUM_CLASSES = len(speech.ALPHABET) + 1  # + the CTC blank, class 0
+HOP = 80  # samples between feature frames: 10 ms at 8 kHz
+SUBSAMPLING = 4  # two stride-2 convolutions: one model step per 40 ms
+
+
+def log_mel(mels=40):
+    """Keras' MelSpectrogram (25 ms Hann windows every 10 ms, 20 Hz - 4 kHz), in dB, with its mel
+    projection kept in float by int8 TFLite (``layers.MelSpectrogram``). Its top_db clip takes the
+    maximum over the whole batch, which would make an utterance's features depend on its
+    batch-mates: 200 dB is beyond the 1e-10 power floor's range, so it never clips."""
+    return layers.MelSpectrogram(
+        fft_length=256,
+        sequence_stride=HOP,
+        sequence_length=200,
+        sampling_rate=speech.SAMPLE_RATE,
+        num_mel_bins=mels,
+        min_freq=20.0,
+        max_freq=speech.SAMPLE_RATE / 2,
+        top_db=200.0,
+        name="log_mel",
+    )
+
+
+def frames_for(samples):
+    """Feature frames of ``samples`` samples (the STFT is centred: one frame per hop, plus one)."""
+    return samples // HOP + 1
+
+
+def steps_for(frames):
+    """Model steps after the two stride-2 convolutions (padded by one on each side)."""
+    return (frames + SUBSAMPLING - 1) // SUBSAMPLING
+
+
+def build_model(
+    stats, mels=40, dim=96, blocks=2, heads=4, window=8, ffn_dim=192, lstm_units=96, dropout=0.1, spec_augment=True
+):
+    """The recogniser: ``{"waveform" [B, S] float32, "lengths" [B] int32}`` -> ``{"logits" [B, T,
+    classes], "lengths" [B]}``.
+
+    Each waveform is scaled to peak 1 first; ``stats`` (mean, variance per mel band, from
+    training audio) standardise the features; frames past an utterance's end are zeroed, so
+    padding never reaches its outputs. ``window`` is the attention radius in model steps (8 =
+    +-320 ms; None: full attention)."""
+    waveform = keras.Input((None,), name="waveform")
+    lengths = keras.Input((), dtype="int32", name="lengths")
+    # Samples past an utterance's end are zeroed and 256 zeros appended, so its last frames see
+    # zeros whether it comes alone (the STFT would reflect its end) or padded in a batch.
+    x = layers.SequenceMask(carry_mask=False, name="sample_mask")([keras.layers.Reshape((-1, 1))(waveform), lengths])
+    # Peak-normalised: a recording's gain would otherwise shift every log-mel value.
+    x = x / keras.ops.maximum(keras.ops.max(keras.ops.abs(x), axis=1, keepdims=True), 1e-4)
+    x = keras.layers.Reshape((-1,))(keras.layers.ZeroPadding1D((0, 256))(x))
+    x = keras.layers.Permute((2, 1), name="frames_first")(log_mel(mels)(x))
+    x = layers.Standardize(*stats, clip=6.0, name="standardize")(x)
+    if spec_augment:
+        x = layers.SpecAugment(name="spec_augment")(x)
+    frame_lengths = frames_for(lengths)
+    x = layers.SequenceMask(carry_mask=False, name="frame_mask")([x, frame_lengths])
+    for i in range(2):  # explicit padding: 'same' would pad the left by 0 or 1 with the length's parity
+        x = keras.layers.ZeroPadding1D(1)(x)
+        x = keras.layers.Conv1D(dim, 3, strides=2, activation="gelu", name=f"subsample_{i}")(x)
+    step_lengths = steps_for(frame_lengths)
+    x = layers.SequenceMask(name="step_mask")([x, step_lengths])  # its mask reaches attention and LSTM
+    x = layers.SinusoidalPositionalEncoding(name="positional_encoding")(x)
+    for i in range(blocks):
+        h = keras.layers.LayerNormalization(epsilon=1e-6)(x)
+        h = layers.MultiHeadSelfAttention(heads, dim // heads, window=window, dropout=dropout, name=f"attention_{i}")(h)
+        x = keras.layers.Add()([x, keras.layers.Dropout(dropout)(h)])
+        h = keras.layers.LayerNormalization(epsilon=1e-6)(x)
+        h = keras.layers.Dense(ffn_dim, activation="gelu")(h)
+        x = keras.layers.Add()([x, keras.layers.Dropout(dropout)(keras.layers.Dense(dim)(h))])
+    x = keras.layers.Bidirectional(layers.PeepholeLSTM(lstm_units, return_sequences=True), name="bilstm")(x)
+    logits = keras.layers.Dense(NUM_CLASSES, name="logits")(keras.layers.Dropout(dropout)(x))
+    return keras.Model(
+        {"waveform": waveform, "lengths": lengths},
+        {"logits": logits, "lengths": step_lengths},
+        name="speech_recognizer",
+    )
+
+
+def feature_stats(utterances, mels, limit=300):
+    """Mean and variance of each log-mel band over the frames of up to ``limit`` utterances
+    (peak-normalised, as the model sees them)."""
+    layer = log_mel(mels)
+    frames = [
+        np.asarray(layer((u.waveform() / max(np.abs(u.waveform()).max(), 1e-4))[None]))[0].T for u in utterances[:limit]
+    ]
+    frames = np.concatenate(frames)
+    return frames.mean(0).tolist(), np.maximum(frames.var(0), 1e-3).tolist()
+
+
+def trainer(acoustic):
+    """``acoustic`` wrapped for ``fit``: the loss is CTC over each utterance's own number of steps."""
+
+    class CTCTrainer(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.acoustic = acoustic
+
+        def call(self, inputs, training=False):
+            return self.acoustic(inputs, training=training)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            label_lengths = ops.sum(ops.cast(ops.not_equal(y, -1), "int32"), axis=1)
+            labels = ops.where(ops.equal(y, -1), ops.zeros_like(y), y)
+            return ops.mean(layers.ctc_loss(labels, label_lengths, y_pred["logits"], y_pred["lengths"]))
+
+    return CTCTrainer()
+
+
+def transcribe_batch(model, utterances, beam=0, batch_size=32):
+    """Texts of ``utterances`` (greedy CTC decoding, or beam search of width ``beam``), batched
+    by length."""
+    texts = [None] * len(utterances)
+    ds, _ = speech.tf_dataset(utterances, batch_size)
+    order = np.argsort([len(u.waveform()) for u in utterances], kind="stable")
+    done = 0
+    for inputs, _ in ds:
+        out = model(inputs, training=False)
+        if beam:
+            ids = ops.convert_to_numpy(layers.ctc_beam_decode(out["logits"], out["lengths"], beam_width=beam)[0][0])
+        else:
+            ids = ops.convert_to_numpy(layers.ctc_greedy_decode(out["logits"], out["lengths"]))
+        for row in ids:
+            texts[order[done]] = speech.decode(row)
+            done += 1
+    return texts
+
+
+def score(model, utterances, beam=0):
+    """``{"wer", "cer", "hypotheses"}`` (jiwer) of ``model`` on ``utterances``."""
+    import jiwer
+
+    hypotheses = transcribe_batch(model, utterances, beam)
+    references = [u.transcript for u in utterances]
+    return {
+        "wer": float(jiwer.wer(references, hypotheses)),
+        "cer": float(jiwer.cer(references, hypotheses)),
+        "hypotheses": hypotheses,
+    }

@@ -1,0 +1,5 @@
+"""``python -m seqgraph``: the ``seqgraph`` command."""
+
+from seqgraph.cli import main
+
+main()

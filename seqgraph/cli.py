@@ -1,0 +1,219 @@
+"""The ``seqgraph`` command: ``seqgraph <app> <command> [options]``.
+
+Each app's ``cli.py`` adds its commands with the helpers here, so every app has the same shape
+(``train``, ``evaluate``, ``export``, ...), the same common options and the same help layout.
+TensorFlow's start-up messages are hidden unless ``-v`` is given.
+"""
+
+import argparse
+import dataclasses
+import importlib
+import os
+import sys
+
+import seqgraph
+
+APPS = {
+    "graph": "graph classification: GIN, GAT, ChebConv, GCN and GraphSAGE on TU datasets",
+    "skipgram": "word embeddings: skip-gram and CBOW with negative sampling",
+    "image": "image classification with self-attention (ViT, a hybrid, a CNN beside them)",
+    "speech": "speech recognition: self-attention, a bidirectional peephole LSTM and CTC",
+}
+
+EXAMPLES = """examples:
+  seqgraph graph train --dataset synthetic --folds 1 --epochs 30 --out runs/graph/demo
+  seqgraph graph predict --run runs/graph/demo graphs.json
+  seqgraph speech transcribe --run runs/speech/demo hello.wav
+  seqgraph graph train --help          options of one command
+
+Each app also runs as `python -m seqgraph.apps.<app>`."""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions but keeps indented lines (examples) as they are, and shows each
+    option's default where it has one."""
+
+    def _fill_text(self, text, width, indent):
+        return "\n".join(
+            line if line.startswith("  ") or not line else super(HelpFormatter, self)._fill_text(line, width, indent)
+            for line in text.splitlines()
+        )
+
+    def _get_help_string(self, action):
+        help = action.help or ""
+        unset = action.default is None or action.default is argparse.SUPPRESS or action.nargs == 0
+        if "%(default)" in help or unset or not action.option_strings:
+            return help
+        return f"{help} (default: %(default)s)"
+
+
+def main(argv=None):
+    """Run ``seqgraph`` with ``argv`` (default: the command line)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None):  # --config FILE: its options become the defaults
+        options, _ = _load_config(args)
+        args.parser.set_defaults(**dataclasses.asdict(options))
+        args = parser.parse_args(argv)
+    if not args.verbose:
+        quiet_tensorflow()
+    from seqgraph.apps.common import ConfigError
+    from seqgraph.apps.export import ExportError
+    from seqgraph.datasets import DataError
+
+    try:
+        args.handler(args)
+    except (DataError, ConfigError, ExportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="seqgraph",
+        formatter_class=HelpFormatter,
+        epilog=EXAMPLES,
+        description="Train, evaluate, export and query the seqgraph apps. Run `seqgraph APP --help` for "
+        "an app's commands.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"seqgraph {seqgraph.__version__} (Python {sys.version.split()[0]})"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's start-up messages and warnings")
+    apps = parser.add_subparsers(dest="app", required=True, metavar="APP")
+    for name, summary in APPS.items():
+        importlib.import_module(f"seqgraph.apps.{name}.cli").add_parser(apps, name, summary)
+    examples = command(
+        apps,
+        "examples",
+        "copy the example inputs that the README uses into a folder",
+        "Copies the example inputs that ship with seqgraph (graphs.json for the graph app, three "
+        "digit PNGs for the image app) into a folder, and lists them.",
+        "seqgraph examples examples/",
+    )
+    examples.add_argument("out", nargs="?", default="examples", metavar="DIR", help="the folder to copy them into")
+    examples.set_defaults(handler=copy_examples)
+    demo = command(
+        apps,
+        "layer-demo",
+        "train one tiny model per layer family on generated data",
+        "Trains one tiny model per layer family (attention, recurrent, graph, embedding, CTC) on "
+        "data generated from a seed, and prints a line for each. No files, no network.",
+        "seqgraph layer-demo --only graph ctc --seed 1",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="seed of the generated data and the weights")
+    demo.add_argument(
+        "--only",
+        nargs="+",
+        metavar="FAMILY",
+        choices=["attention", "recurrent", "graph", "embedding", "ctc"],
+        help="run only these families",
+    )
+    demo.set_defaults(
+        handler=lambda args: importlib.import_module("seqgraph.apps.layer_demo").run(args.seed, args.only)
+    )
+    return parser
+
+
+def copy_examples(args):
+    """Copy the package's example inputs (``seqgraph/apps/examples``) into ``args.out``."""
+    import shutil
+    from pathlib import Path
+
+    source = Path(importlib.import_module("seqgraph.apps").__file__).parent / "examples"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.iterdir()):
+        shutil.copyfile(path, out / path.name)
+        print(out / path.name)
+
+
+def app_parser(apps, name, summary, description):
+    """The parser of ``seqgraph <name>`` and the subparsers of its commands."""
+    parser = apps.add_parser(
+        name,
+        help=summary,
+        description=description,
+        formatter_class=HelpFormatter,
+        epilog=f"Run `seqgraph {name} COMMAND --help` for a command's options.",
+    )
+    return parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def command(commands, name, summary, description, example):
+    """A command's parser: ``summary`` for the list of commands, ``description`` (whole sentences)
+    and an ``example`` line on its help page, and ``-v``."""
+    parser = commands.add_parser(
+        name, help=summary, description=description, formatter_class=HelpFormatter, epilog=f"example:\n  {example}"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show TensorFlow's start-up messages and warnings",
+    )
+    return parser
+
+
+def training_options(parser, app, config_class, out_help):
+    """The options every ``train`` shares: --config, --out, --distribute and --progress."""
+    parser.add_argument(
+        "--config", metavar="CONFIG_JSON", help="replay a run: its config.json's options, overridden by any given here"
+    )
+    parser.add_argument("--out", metavar="RUN_DIR", help=out_help)
+    parser.add_argument(
+        "--distribute",
+        choices=["default", "mirrored", "multiworker"],
+        default="default",
+        help="tf.distribute strategy: one device, the local devices, or the workers in TF_CONFIG",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=["bar", "epoch", "none"],
+        default="bar",
+        help="Keras' progress bar, a line per epoch, or nothing",
+    )
+    parser.set_defaults(parser=parser, app_name=app, config_class=config_class)
+
+
+def positive(text):
+    """argparse type: an int of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def config_from(args):
+    """The typed config of a ``train`` command from its parsed options."""
+    cls = args.config_class
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def _load_config(args):
+    from seqgraph.apps.common import ConfigError, load_config
+
+    try:
+        return load_config(args.config_class, args.config, args.app_name)
+    except (ConfigError, TypeError) as e:
+        args.parser.error(f"--config {args.config}: {e}")
+
+
+def quiet_tensorflow():
+    """Hide TensorFlow's and LiteRT's start-up messages (oneDNN, CUDA drivers, XNNPACK): C++ log
+    lines below errors through TF_CPP_MIN_LOG_LEVEL=3 (unless the user set it), those printed
+    while the libraries load by sending stderr to /dev/null meanwhile
+    (``apps.common.native_messages_hidden``), TensorFlow's Python warnings through its logger."""
+    from seqgraph.apps import common
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    common.QUIET = True
+    with common.native_messages_hidden():
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
