@@ -69,6 +69,13 @@ def read_json(path):
 
 
 # ----------------------------------------------------------------------------- configs
+def option(default, help, **argparse):
+    """A config field that is also a ``train`` option: its default, its help text and any other
+    ``argparse`` keywords (``choices``, ``nargs``, ``metavar``, ``type``). ``seqgraph.cli``
+    builds the ``--option`` from it: ``--no-<name>`` for a field that is True by default."""
+    return dataclasses.field(default=default, metadata={"help": help, **argparse})
+
+
 def require(condition, option, message):
     """Raise ConfigError("--option message") unless ``condition``."""
     if not condition:

@@ -7,7 +7,9 @@ TensorFlow's start-up messages are hidden unless ``-v`` is given.
 
 import argparse
 import dataclasses
+import functools
 import importlib
+import inspect
 import os
 import sys
 
@@ -90,16 +92,17 @@ def build_parser():
     examples = command(
         apps,
         "examples",
+        "seqgraph.cli:copy_examples",
         "copy the example inputs that the README uses into a folder",
         "Copies the example inputs that ship with seqgraph (graphs.json for the graph app, three "
         "digit PNGs for the image app) into a folder, and lists them.",
         "seqgraph examples examples/",
     )
     examples.add_argument("out", nargs="?", default="examples", metavar="DIR", help="the folder to copy them into")
-    examples.set_defaults(handler=copy_examples)
     demo = command(
         apps,
         "layer-demo",
+        "seqgraph.apps.layer_demo:run",
         "train one tiny model per layer family on generated data",
         "Trains one tiny model per layer family (attention, recurrent, graph, embedding, CTC) on "
         "data generated from a seed, and prints a line for each. No files, no network.",
@@ -113,19 +116,16 @@ def build_parser():
         choices=["attention", "recurrent", "graph", "embedding", "ctc"],
         help="run only these families",
     )
-    demo.set_defaults(
-        handler=lambda args: importlib.import_module("seqgraph.apps.layer_demo").run(args.seed, args.only)
-    )
     return parser
 
 
-def copy_examples(args):
-    """Copy the package's example inputs (``seqgraph/apps/examples``) into ``args.out``."""
+def copy_examples(out):
+    """Copy the package's example inputs (``seqgraph/apps/examples``) into the folder ``out``."""
     import shutil
     from pathlib import Path
 
     source = Path(importlib.import_module("seqgraph.apps").__file__).parent / "examples"
-    out = Path(args.out)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.iterdir()):
         shutil.copyfile(path, out / path.name)
@@ -144,9 +144,10 @@ def app_parser(apps, name, summary, description):
     return parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
 
-def command(commands, name, summary, description, example):
-    """A command's parser: ``summary`` for the list of commands, ``description`` (whole sentences)
-    and an ``example`` line on its help page, and ``-v``."""
+def command(commands, name, task, summary, description, example):
+    """A command's parser, with ``-v``: ``summary`` for the list of commands, ``description``
+    (whole sentences) and an ``example`` line on its help page. ``task`` (``"module:function"``)
+    runs the command (see ``run_task``)."""
     parser = commands.add_parser(
         name, help=summary, description=description, formatter_class=HelpFormatter, epilog=f"example:\n  {example}"
     )
@@ -157,15 +158,92 @@ def command(commands, name, summary, description, example):
         default=argparse.SUPPRESS,
         help="show TensorFlow's start-up messages and warnings",
     )
+    parser.set_defaults(handler=functools.partial(run_task, task))
     return parser
 
 
-def training_options(parser, app, config_class, out_help):
+def run_task(task, args):
+    """Import ``task`` (``"module:function"``) and call it with the parsed options of the same
+    names as its parameters; a parameter ``config`` gets the typed config of a ``train``.
+    Importing only now keeps ``--help`` fast, and TensorFlow's start-up quiet."""
+    module, name = task.split(":")
+    function = getattr(importlib.import_module(module), name)
+    values = {}
+    for parameter in inspect.signature(function).parameters:
+        if parameter == "config":
+            values["config"] = config_from(args)
+        elif hasattr(args, parameter):
+            values[parameter] = getattr(args, parameter)
+    return function(**values)
+
+
+def run_option(parser, data_dir_help=None):
+    """``--run RUN_DIR`` (required), and ``--data-dir`` for the data's new place when helped."""
+    parser.add_argument("--run", required=True, metavar="RUN_DIR", help="a run folder written by train")
+    if data_dir_help:
+        parser.add_argument("--data-dir", help=data_dir_help)
+
+
+def train_command(commands, app, config_class, summary, description, example):
+    """An app's ``train``: the options of ``config_class`` and those every ``train`` shares
+    (--config, --out, --distribute, --progress); the task ``seqgraph.apps.<app>.train:train``."""
+    parser = command(commands, "train", f"seqgraph.apps.{app}.train:train", summary, description, example)
+    config_options(parser, config_class)
+    training_options(parser, app, config_class)
+    return parser
+
+
+def export_command(commands, app, checked_on, int8=None, data_dir_help=None, summary=None, description=None):
+    """An app's ``export`` (the task ``seqgraph.apps.<app>.serving:export``): ``--run``, ``--out``
+    (TF Serving's base path for the app) and, when the app quantises activations, ``--int8``
+    (``int8`` the default); the exports are checked on ``checked_on``."""
+    parser = command(
+        commands,
+        "export",
+        f"seqgraph.apps.{app}.serving:export",
+        summary or "SavedModel for TF Serving, TFLite float and int8",
+        description
+        or f"Writes a SavedModel for TF Serving (OUT/<version>/) and TFLite float and int8 models beside it, each "
+        f"checked on {checked_on} before it is published; the figures go to OUT/export.json.",
+        f"seqgraph {app} export --run runs/{app}/demo --out saved_models/{app}",
+    )
+    run_option(parser, data_dir_help)
+    parser.add_argument("--out", default=f"saved_models/{app}", help="the export folder (TF Serving's base path)")
+    if int8:
+        parser.add_argument(
+            "--int8",
+            choices=["dynamic", "static"],
+            default=int8,
+            help="dynamic: int8 weights, activations quantised per call; static: int8 activations too, "
+            "calibrated on training data (integer-only hardware)",
+        )
+    return parser
+
+
+def config_options(parser, config_class, exclude=()):
+    """An ``--option`` for each field of ``config_class`` (made with ``apps.common.option``):
+    its default, type and help; a bool field True by default becomes ``--no-<name>``, one False
+    ``--<name>``."""
+    for field in dataclasses.fields(config_class):
+        if field.name in exclude:
+            continue
+        keywords = dict(field.metadata)
+        flag = "--" + field.name.replace("_", "-")
+        if field.type is bool:
+            flags = ["--no-" + field.name.replace("_", "-")] if field.default else [flag]
+            action = "store_false" if field.default else "store_true"
+            parser.add_argument(*flags, dest=field.name, action=action, **keywords)
+        else:
+            keywords.setdefault("type", field.type)
+            parser.add_argument(flag, default=field.default, **keywords)
+
+
+def training_options(parser, app, config_class):
     """The options every ``train`` shares: --config, --out, --distribute and --progress."""
     parser.add_argument(
         "--config", metavar="CONFIG_JSON", help="replay a run: its config.json's options, overridden by any given here"
     )
-    parser.add_argument("--out", metavar="RUN_DIR", help=out_help)
+    parser.add_argument("--out", metavar="RUN_DIR", help=f"the run folder (default: runs/{app}/<timestamp>)")
     parser.add_argument(
         "--distribute",
         choices=["default", "mirrored", "multiworker"],

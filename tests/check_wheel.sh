@@ -13,9 +13,11 @@ step "building the wheel"
 "$python" -m venv "$work/venv"
 venv="$work/venv/bin"
 "$venv/python" -m pip install --quiet --upgrade pip
-"$venv/python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$root"
+mkdir "$work/src"  # a copy: building writes build/ and *.egg-info beside the sources
+tar -C "$root" --exclude=./.venv --exclude=./.git --exclude=./runs --exclude=./saved_models -cf - . | tar -C "$work/src" -xf -
+"$venv/python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$work/src"
 wheel=$(ls "$work"/dist/seqgraph-*.whl)
-top_level=$(unzip -p "$wheel" '*.dist-info/top_level.txt')
+top_level=$("$venv/python" -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(*[z.read(n).decode().strip() for n in z.namelist() if n.endswith('.dist-info/top_level.txt')])" "$wheel")
 [ "$top_level" = "seqgraph" ] || { echo "top_level.txt lists: $top_level"; exit 1; }
 
 step "installing it beside Hugging Face datasets"

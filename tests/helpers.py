@@ -20,3 +20,32 @@ def randomise(layer, rng, scale=0.5):
 
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+def saved_model_cli_run(saved_model, signature, outdir, inputs=None, input_exprs=None):
+    """Run a signature of a SavedModel through ``saved_model_cli run``, which loads it the way TF
+    Serving does, on ``inputs`` (``name=file.npy;...``) or ``input_exprs`` (``name=[1, 2];...``);
+    its outputs land in ``outdir/<name>.npy``. Returns the finished process."""
+    import os
+    import subprocess
+    import sys
+
+    feeds = ["--inputs", inputs] if inputs else ["--input_exprs", input_exprs]
+    command = [
+        sys.executable,
+        "-m",
+        "tensorflow.python.tools.saved_model_cli",
+        "run",
+        "--dir",
+        str(saved_model),
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        signature,
+        *feeds,
+        "--outdir",
+        str(outdir),
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300
+    )

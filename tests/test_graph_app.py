@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from seqgraph.datasets import graphs
-from tests.helpers import tf_only
+from tests.helpers import saved_model_cli_run, tf_only
 
 pytestmark = tf_only  # the apps train and export with the TensorFlow backend
 
@@ -191,28 +191,7 @@ def test_saved_model_cli_serves_the_export(trained, tmp_path):
         "node_features=[[1.,0,0,0],[0,1.,0,0],[0,0,1.,0]];senders=[0,1,1,2,2,0];"
         "receivers=[1,0,2,1,0,2];graph_ids=[0,0,0];num_graphs=1"
     )
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tensorflow.python.tools.saved_model_cli",
-            "run",
-            "--dir",
-            str(target / "1"),
-            "--tag_set",
-            "serve",
-            "--signature_def",
-            "serving_default",
-            "--input_exprs",
-            exprs,
-            "--outdir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=300,
-    )
+    out = saved_model_cli_run(target / "1", "serving_default", tmp_path, input_exprs=exprs)
     assert out.returncode == 0, out.stderr[-2000:]
     probabilities = np.load(tmp_path / "probabilities.npy")
     assert probabilities.shape == (1, 2) and abs(probabilities.sum() - 1) < 1e-5

@@ -1,15 +1,13 @@
 """Every layer survives a .keras round trip and a SavedModel export with identical outputs."""
 
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
 from seqgraph import layers
-from tests.helpers import tf_only, to_numpy
+from tests.helpers import saved_model_cli_run, tf_only, to_numpy
 
 F = 6
 
@@ -125,27 +123,7 @@ def test_saved_model_cli_runs_a_graph_model(tmp_path):
     for name, array in zip(["node_features", "senders", "receivers", "graph_ids"], (x, s, r, g)):
         np.save(tmp_path / f"{name}.npy", array)
         feeds.append(f"{name}={tmp_path / name}.npy")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tensorflow.python.tools.saved_model_cli",
-            "run",
-            "--dir",
-            str(tmp_path / "sm"),
-            "--tag_set",
-            "serve",
-            "--signature_def",
-            "serving_default",
-            "--inputs",
-            ";".join(feeds),
-            "--outdir",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    out = saved_model_cli_run(tmp_path / "sm", "serving_default", tmp_path / "out", inputs=";".join(feeds))
     assert out.returncode == 0, out.stderr[-2000:]
     (result,) = [np.load(tmp_path / "out" / f) for f in os.listdir(tmp_path / "out")]
     np.testing.assert_allclose(result, to_numpy(model([x, s, r, g])), atol=1e-5)

@@ -2,14 +2,13 @@
 against a NumPy version of word2vec's update."""
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tests.helpers import tf_only
+from tests.helpers import saved_model_cli_run, tf_only
 
 pytestmark = tf_only  # the apps train and export with the TensorFlow backend
 
@@ -186,28 +185,7 @@ def test_saved_model_cli_serves_nearest(trained, tmp_path):
     target = root / "export" / "skipgram"
     if not (target / "1").exists():
         _cli("export", "--run", str(run), "--out", str(target))
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tensorflow.python.tools.saved_model_cli",
-            "run",
-            "--dir",
-            str(target / "1"),
-            "--tag_set",
-            "serve",
-            "--signature_def",
-            "nearest",
-            "--input_exprs",
-            "words=['animal2','vehicle3'];k=3",
-            "--outdir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=300,
-    )
+    out = saved_model_cli_run(target / "1", "nearest", tmp_path, input_exprs="words=['animal2','vehicle3'];k=3")
     assert out.returncode == 0, out.stderr[-2000:]
     neighbours = np.load(tmp_path / "neighbours.npy", allow_pickle=True)
     assert neighbours.shape == (2, 3)

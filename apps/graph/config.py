@@ -2,47 +2,30 @@
 
 from dataclasses import dataclass
 
-from seqgraph.apps.common import require, require_positive
+from seqgraph.apps.common import option, require, require_positive
 
 MODELS = ("gin", "gat", "cheb", "gcn", "sage")
 
 
 @dataclass
 class GraphConfig:
-    """What ``seqgraph graph train`` trains; ``train --config RUN/config.json`` replays it.
+    """What ``seqgraph graph train`` trains (each field is an option, with its help);
+    ``train --config RUN_DIR/config.json`` replays it."""
 
-    Args:
-        dataset: a TU dataset name (MUTAG, PROTEINS, ...) or ``synthetic`` (embedded).
-        data_dir: the folder holding ``<dataset>/`` or ``<dataset>.zip`` in TU format.
-        download: fetch a missing TU dataset by name.
-        node_attributes: node features are the one-hot node labels followed by the TU node
-            attributes; False keeps the labels only (as PyG and the GIN paper read them).
-        model: gin, gat, cheb, gcn or sage.
-        folds: stratified folds (1: one 90/10 split).
-        epochs: epochs per fold.
-        batch_size: graphs per batch.
-        steps_per_epoch: batches per epoch (None: one pass over the training graphs).
-        hidden: units of each graph layer.
-        layers: graph layers + 1 (the input "layer" also has a readout).
-        dropout: dropout rate on each layer's class scores.
-        lr: Adam's learning rate, halved every 50 epochs.
-        seed: folds, initial weights and batch order.
-    """
-
-    dataset: str = "synthetic"
-    data_dir: str = None
-    download: bool = False
-    node_attributes: bool = True
-    model: str = "gin"
-    folds: int = 10
-    epochs: int = 100
-    batch_size: int = 32
-    steps_per_epoch: int = None
-    hidden: int = 64
-    layers: int = 5
-    dropout: float = 0.5
-    lr: float = 0.01
-    seed: int = 0
+    dataset: str = option("synthetic", "a TU dataset name (MUTAG, PROTEINS, ...) or 'synthetic', generated graphs")
+    data_dir: str = option(None, "the folder holding DATASET/ or DATASET.zip in TU format")
+    download: bool = option(False, "fetch a missing TU dataset by name")
+    node_attributes: bool = option(True, "node features: the one-hot node labels only, without the node attributes")
+    model: str = option("gin", "the graph layer", choices=MODELS)
+    folds: int = option(10, "stratified folds (1: one 90/10 split)")
+    epochs: int = option(100, "epochs per fold")
+    batch_size: int = option(32, "graphs per batch")
+    steps_per_epoch: int = option(None, "batches per epoch (default: one pass over the training graphs; Xu et al.: 50)")
+    hidden: int = option(64, "units of each graph layer")
+    layers: int = option(5, "graph layers + 1 (the input's readout)")
+    dropout: float = option(0.5, "dropout rate on each layer's class scores")
+    lr: float = option(0.01, "Adam's learning rate, halved every 50 epochs")
+    seed: int = option(0, "folds, initial weights and batch order")
 
     def __post_init__(self):
         require(self.model in MODELS, "model", f"must be one of {', '.join(MODELS)}, got {self.model!r}")

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from seqgraph.apps.common import require, require_positive
+from seqgraph.apps.common import option, require, require_positive
 
 MODELS = ("vit", "hybrid", "cnn")
 # The options that shape the network (build_model's keyword arguments).
@@ -11,51 +11,33 @@ MODEL_OPTIONS = ("patch_size", "dim", "depth", "heads", "mlp_dim", "dropout", "p
 
 @dataclass
 class ImageConfig:
-    """What ``seqgraph image train`` trains; ``train --config RUN/config.json`` replays it.
+    """What ``seqgraph image train`` trains (each field is an option, with its help);
+    ``train --config RUN_DIR/config.json`` replays it."""
 
-    Args:
-        dataset: ``digits`` (embedded), ``mnist``, ``fashion_mnist`` or ``cifar10``.
-        data_dir: a folder of class subfolders of PNG/JPEG images (instead of ``dataset``).
-        size: ``[H, W]`` to resize the folder's images to.
-        test_fraction: the share of images held out (a stratified split).
-        split_seed: the seed of that split.
-        model: ``vit`` (patches or pixels as tokens), ``hybrid`` (a CNN stem, then attention) or ``cnn``.
-        epochs: passes over the training split.
-        batch_size: images per batch.
-        lr: AdamW's peak learning rate, after a 5% warmup, then cosine to 0.
-        weight_decay: AdamW's weight decay.
-        augment: random shifts of up to an eighth of the image.
-        patch_size: the vit's patch side (1: every pixel is a token); the hybrid's stem stride.
-        dim: token features.
-        depth: self-attention blocks.
-        heads: attention heads.
-        mlp_dim: hidden units of each block's MLP.
-        dropout: dropout rate on the attention weights.
-        positional: ``sinusoidal`` (2-D) or ``learned``.
-        pooling: ``mean`` over tokens, or ``class`` (a class token).
-        seed: initial weights, batch order and augmentation.
-    """
-
-    dataset: str = "digits"
-    data_dir: str = None
-    size: list = None
-    test_fraction: float = 0.2
-    split_seed: int = 0
-    model: str = "vit"
-    epochs: int = 150
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    augment: bool = True
-    patch_size: int = 1
-    dim: int = 64
-    depth: int = 4
-    heads: int = 4
-    mlp_dim: int = 128
-    dropout: float = 0.1
-    positional: str = "sinusoidal"
-    pooling: str = "mean"
-    seed: int = 0
+    dataset: str = option("digits", "digits (embedded, 8x8), mnist, fashion_mnist or cifar10 (downloaded)")
+    data_dir: str = option(None, "a folder of class subfolders of PNG/JPEG images (instead of --dataset)")
+    size: list = option(None, "resize the folder's images to H x W", type=int, nargs=2, metavar=("H", "W"))
+    test_fraction: float = option(0.2, "share of images held out")
+    split_seed: int = option(0, "seed of the stratified train/test split")
+    model: str = option(
+        "vit", "vit: patches (or pixels) as tokens; hybrid: a two-convolution stem, then attention; cnn", choices=MODELS
+    )
+    epochs: int = option(150, "passes over the training split")
+    batch_size: int = option(64, "images per batch")
+    lr: float = option(2e-3, "AdamW's peak learning rate (5%% warmup, cosine to 0)")
+    weight_decay: float = option(0.05, "AdamW's weight decay")
+    augment: bool = option(True, "no random shifts")
+    patch_size: int = option(1, "the vit's patch side (1: every pixel is a token); the hybrid stem's stride")
+    dim: int = option(64, "token features")
+    depth: int = option(4, "self-attention blocks")
+    heads: int = option(4, "attention heads")
+    mlp_dim: int = option(128, "hidden units of each block's MLP")
+    dropout: float = option(0.1, "dropout rate on the attention weights")
+    positional: str = option(
+        "sinusoidal", "2-D sinusoidal or learned positional encoding", choices=("sinusoidal", "learned")
+    )
+    pooling: str = option("mean", "mean over tokens, or a class token", choices=("mean", "class"))
+    seed: int = option(0, "initial weights, batch order and augmentation")
 
     def __post_init__(self):
         require(self.model in MODELS, "model", f"must be one of {', '.join(MODELS)}, got {self.model!r}")

@@ -2,52 +2,42 @@
 
 from dataclasses import dataclass
 
-from seqgraph.apps.common import require, require_positive
+from seqgraph.apps.common import option, require, require_positive
 from seqgraph.datasets.text import FORMATS, SHUFFLE_SPAN
 
 
 @dataclass
 class SkipgramConfig:
-    """What ``seqgraph skipgram train`` trains; ``train --config RUN/config.json`` replays it.
+    """What ``seqgraph skipgram train`` trains (each field is an option, with its help);
+    ``train --config RUN_DIR/config.json`` replays it."""
 
-    Args:
-        corpus: a text file or folder, a one-sentence-per-line file, NLTK's Brown zip or folder,
-            or a text8-style file; None: gensim's Lee corpus (embedded).
-        format: ``auto`` (guessed), ``text``, ``lines``, ``brown`` or ``text8``.
-        lowercase: lower-case the tokens.
-        tokenizer: ``words`` (runs of letters and digits) or ``whitespace``.
-        model: ``skipgram`` or ``cbow``.
-        dim: vector size.
-        window: the largest window (a window of 1..window is drawn per centre word).
-        negative: negative words per example.
-        min_count: words seen fewer times are dropped.
-        max_vocab: keep at most this many words (the most frequent).
-        sample: the subsampling threshold of frequent words (0: off).
-        epochs: passes over the corpus.
-        batch_size: examples per SGD step (their steps are summed, as word2vec's).
-        shuffle_span: centre words are shuffled within spans of this many subsampled tokens.
-        lr: the SGD step per example, falling linearly to ``min_lr``.
-        min_lr: the last step size.
-        seed: subsampling, windows, negatives and the initial vectors.
-    """
-
-    corpus: str = None
-    format: str = "auto"
-    lowercase: bool = True
-    tokenizer: str = "words"
-    model: str = "skipgram"
-    dim: int = 100
-    window: int = 5
-    negative: int = 5
-    min_count: int = 5
-    max_vocab: int = None
-    sample: float = 1e-3
-    epochs: int = 5
-    batch_size: int = 1024
-    shuffle_span: int = SHUFFLE_SPAN
-    lr: float = 0.025
-    min_lr: float = 0.0001
-    seed: int = 0
+    corpus: str = option(
+        None,
+        "a text file or folder, a one-sentence-per-line file, NLTK's Brown zip or folder, or a "
+        "text8-style file (default: gensim's Lee corpus)",
+    )
+    format: str = option("auto", "the corpus format", choices=("auto",) + FORMATS)
+    lowercase: bool = option(True, "keep the tokens' case")
+    tokenizer: str = option(
+        "words", "words: runs of letters and digits; whitespace: split on spaces", choices=("words", "whitespace")
+    )
+    model: str = option("skipgram", "the network", choices=("skipgram", "cbow"))
+    dim: int = option(100, "vector size")
+    window: int = option(5, "the largest context window (1..WINDOW drawn per word)")
+    negative: int = option(5, "negative words per example")
+    min_count: int = option(5, "drop words seen fewer times")
+    max_vocab: int = option(None, "keep at most this many words (the most frequent)")
+    sample: float = option(1e-3, "subsampling threshold of frequent words (0: off)")
+    epochs: int = option(5, "passes over the corpus")
+    batch_size: int = option(1024, "examples per SGD step (their steps summed)")
+    shuffle_span: int = option(
+        SHUFFLE_SPAN,
+        "centre words are shuffled within spans of this many subsampled tokens, "
+        "spans in corpus order, as word2vec reads a corpus (1: no shuffling)",
+    )
+    lr: float = option(0.025, "SGD step per example, falling linearly to --min-lr")
+    min_lr: float = option(0.0001, "the last SGD step")
+    seed: int = option(0, "subsampling, windows, negatives and initial vectors")
 
     def __post_init__(self):
         require(self.model in ("skipgram", "cbow"), "model", f"must be skipgram or cbow, got {self.model!r}")

@@ -36,9 +36,7 @@ def train(config, out=None, distribute="default", progress="bar", threads=None):
 
     Args:
         config: a ``SkipgramConfig``.
-        out: the run folder.
-        distribute: the tf.distribute strategy (``default``, ``mirrored``, ``multiworker``).
-        progress: ``bar``, ``epoch`` or ``none``.
+        out, distribute, progress: the options every ``train`` has (``seqgraph.cli.training_options``).
         threads: TF op threads for the training step (default: all cores but one).
 
     Returns:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from seqgraph.apps.common import require, require_positive
+from seqgraph.apps.common import option, require, require_positive
 
 # The options that shape the network (build_model's keyword arguments).
 MODEL_OPTIONS = ("mels", "dim", "blocks", "heads", "window", "ffn_dim", "lstm_units", "dropout")
@@ -10,43 +10,25 @@ MODEL_OPTIONS = ("mels", "dim", "blocks", "heads", "window", "ffn_dim", "lstm_un
 
 @dataclass
 class SpeechConfig:
-    """What ``seqgraph speech train`` trains; ``train --config RUN/config.json`` replays it.
+    """What ``seqgraph speech train`` trains (each field is an option, with its help);
+    ``train --config RUN_DIR/config.json`` replays it."""
 
-    Args:
-        data_dir: a Free Spoken Digit Dataset folder; None: digits spoken by eSpeak NG (embedded).
-        synthetic_takes: eSpeak NG takes per digit.
-        utterances: connected-digit training utterances made from the isolated digits.
-        valid_utterances: held-out utterances scored after each epoch.
-        epochs: passes over the training utterances.
-        batch_size: utterances per batch.
-        lr: AdamW's peak learning rate, after a 5% warmup, then cosine to 0.
-        mels: log-mel bands.
-        dim: features of the attention blocks.
-        blocks: self-attention blocks.
-        heads: attention heads.
-        window: attention radius in 40 ms steps (None: full attention).
-        ffn_dim: hidden units of each block's feed-forward layer.
-        lstm_units: units of the peephole LSTM in each direction.
-        dropout: dropout rate.
-        seed: utterances, initial weights and batch order.
-    """
-
-    data_dir: str = None
-    synthetic_takes: int = 20
-    utterances: int = 3000
-    valid_utterances: int = 200
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 2e-3
-    mels: int = 40
-    dim: int = 96
-    blocks: int = 2
-    heads: int = 4
-    window: int = 8
-    ffn_dim: int = 192
-    lstm_units: int = 96
-    dropout: float = 0.1
-    seed: int = 0
+    data_dir: str = option(None, "a Free Spoken Digit Dataset folder (default: eSpeak NG digits, embedded)")
+    synthetic_takes: int = option(20, "eSpeak NG takes per digit")
+    utterances: int = option(3000, "connected-digit training utterances")
+    valid_utterances: int = option(200, "held-out utterances scored after each epoch")
+    epochs: int = option(30, "passes over the training utterances")
+    batch_size: int = option(32, "utterances per batch")
+    lr: float = option(2e-3, "AdamW's peak learning rate (5%% warmup, cosine to 0)")
+    mels: int = option(40, "log-mel bands")
+    dim: int = option(96, "features of the attention blocks")
+    blocks: int = option(2, "self-attention blocks")
+    heads: int = option(4, "attention heads")
+    window: int = option(8, "attention radius in 40 ms steps (0: full attention)")
+    ffn_dim: int = option(192, "hidden units of each block's feed-forward layer")
+    lstm_units: int = option(96, "peephole LSTM units in each direction")
+    dropout: float = option(0.1, "dropout rate")
+    seed: int = option(0, "utterances, initial weights and batch order")
 
     def __post_init__(self):
         if self.window == 0:

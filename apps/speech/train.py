@@ -18,9 +18,7 @@ def train(config, out=None, distribute="default", progress="bar"):
 
     Args:
         config: a ``SpeechConfig``.
-        out: the run folder.
-        distribute: the tf.distribute strategy (``default``, ``mirrored``, ``multiworker``).
-        progress: ``bar``, ``epoch`` or ``none``.
+        out, distribute, progress: the options every ``train`` has (``seqgraph.cli.training_options``).
 
     Returns:
         The metrics, as written to metrics.json.
