@@ -224,6 +224,14 @@ def convert_tflite(saved_model, signature, representative=None, float_ops=None, 
     dequantised when the model runs. For inputs the calibrator cannot feed (strings), and for
     activations that one fixed range per tensor fits badly (sums over a node's neighbours).
     """
+    # The calibrator and the debugger still run tf.lite.Interpreter (deprecated: a warning), and the
+    # quantiser prints its settings ("fully_quantize: 0, ...") from C++.
+    with warnings.catch_warnings(), native_messages_hidden():
+        warnings.filterwarnings("ignore", "\\s*Warning: tf.lite.Interpreter is deprecated")
+        return _convert(saved_model, signature, representative, float_ops, dynamic_range)
+
+
+def _convert(saved_model, signature, representative, float_ops, dynamic_range):
     import tensorflow as tf
 
     def converter():
@@ -250,9 +258,7 @@ def convert_tflite(saved_model, signature, representative=None, float_ops=None, 
     if not keep:
         raise ValueError(f"no tensor of the {signature!r} signature matches {float_ops!r}")
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep)
-    with warnings.catch_warnings():  # the debugger still runs tf.lite.Interpreter, deprecated
-        warnings.filterwarnings("ignore", "\\s*Warning: tf.lite.Interpreter is deprecated")
-        debugger = tf.lite.experimental.QuantizationDebugger(converter=quantised, debug_options=options)
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=quantised, debug_options=options)
     return debugger.get_nondebug_quantized_model()
 
 
