@@ -44,7 +44,6 @@ class ExportPlan:
         compare: the output compared with the reference, as the largest absolute difference.
         described: what the examples are, for the summary (``"60 held-out graphs"``).
         tolerance: largest difference allowed between the SavedModel and Keras.
-        lite_examples: feeds for the TFLite signature, when they differ from ``examples``.
         int8: ``"dynamic"`` (int8 weights, activations quantised per call) or ``"static"``
             (int8 activations too, calibrated on ``representative``).
         representative: a callable yielding calibration feeds for static int8.
@@ -62,7 +61,6 @@ class ExportPlan:
     compare: str
     described: str
     tolerance: float = 1e-4
-    lite_examples: list = None
     int8: str = "dynamic"
     representative: Callable = None
     float_ops: str = None
@@ -95,14 +93,12 @@ def export(plan, base):
                 f"the SavedModel's {plan.compare} differ from Keras' by {error:.2e} (more than {plan.tolerance:.0e})"
             )
 
-        lite_examples = plan.lite_examples if plan.lite_examples is not None else plan.examples
-        lite_reference = reference if plan.lite_examples is None else [plan.reference(f) for f in lite_examples]
         lite_files = {}
         for kind, content, lite_model in lite_models(tmp, plan.int8, plan.representative, plan.float_ops):
-            outputs = [lite_model(feed) for feed in lite_examples]
+            outputs = [lite_model(feed) for feed in plan.examples]
             report[f"tflite_{kind}"] = {
                 **plan.score(outputs),
-                "max_abs_error": _max_error(outputs, lite_reference, plan.compare),
+                "max_abs_error": _max_error(outputs, reference, plan.compare),
                 "bytes": len(content),
             }
             lite_files[f"{plan.app}.tflite" if kind == "float" else f"{plan.app}_{kind}.tflite"] = content
@@ -136,8 +132,8 @@ def _max_error(outputs, reference, name):
 def _print_summary(report, version, plan):
     base = version.parent
     files = ", ".join(
-        f"{name} ({(base / name).stat().st_size / 1e3:,.0f} kB)"
-        for name in (f"{plan.app}.tflite", f"{plan.app}_int8.tflite")
+        f"{name} ({report[key]['bytes'] / 1e3:,.0f} kB)"
+        for key, name in (("tflite_float", f"{plan.app}.tflite"), ("tflite_int8", f"{plan.app}_int8.tflite"))
     )
     print(f"{version}: SavedModel (signatures {', '.join(plan.signatures)}); {base}/: {files}")
     metrics = [k for k, v in report["keras"].items() if isinstance(v, (int, float))]

@@ -1,5 +1,5 @@
 """The package as a user meets it: one import name, the `seqgraph` command, its help, replaying a
-run from its config.json, quiet start-up, and run folders written by seqgraph 0.1."""
+run from its config.json, quiet start-up, and run folders in the form seqgraph 0.1 wrote them."""
 
 import json
 import os
@@ -14,7 +14,6 @@ import pytest
 import seqgraph
 from tests.helpers import tf_only
 
-OLD_RUNS = Path(__file__).parent / "data" / "runs-0.1"
 COMMANDS = {
     "graph": ["train", "evaluate", "export", "predict"],
     "image": ["train", "evaluate", "predict", "export", "attention-maps", "data-scaling"],
@@ -140,8 +139,8 @@ def test_bad_options_are_named():
 
 
 @tf_only
-def test_start_up_is_quiet_unless_verbose(tmp_path):
-    run = _old_run("graph", tmp_path)
+def test_start_up_is_quiet_unless_verbose(old_run):
+    run = old_run("graph")
     result = seqgraph_command(
         "graph",
         "predict",
@@ -153,23 +152,96 @@ def test_start_up_is_quiet_unless_verbose(tmp_path):
     assert result.stderr == "" and len(result.stdout.splitlines()) == 3
 
 
-def _old_run(app, tmp_path):
-    return shutil.copytree(OLD_RUNS / app, tmp_path / app)
+# Tiny training runs (train options) that the tests rewrite into seqgraph 0.1's form.
+TINY_RUNS = {
+    "graph": ["--folds", "1", "--epochs", "1", "--hidden", "8", "--layers", "2"],
+    "image": ["--epochs", "1", "--dim", "16", "--depth", "1", "--heads", "2", "--mlp-dim", "16", "--patch-size", "2"],
+    "skipgram": ["--epochs", "1", "--dim", "8", "--min-count", "20"],
+    "speech": [
+        "--synthetic-takes",
+        "6",
+        "--utterances",
+        "16",
+        "--valid-utterances",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--dim",
+        "16",
+        "--blocks",
+        "1",
+        "--heads",
+        "2",
+        "--window",
+        "4",
+        "--ffn-dim",
+        "16",
+        "--lstm-units",
+        "8",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def old_run(tmp_path_factory):
+    """``old_run(app)``: a tiny run of ``app`` in the form seqgraph 0.1 wrote it (made once per
+    app). 0.1's files differ from today's in two ways: model.keras names the layers' modules
+    ``layers.graph`` (today ``seqgraph.layers.graph``), and config.json is the flat dump of 0.1's
+    argparse options (the command's own options beside the facts, no ``app``)."""
+    root = tmp_path_factory.mktemp("runs-0.1")
+    env = {**os.environ, "SEQGRAPH_CACHE": str(root / "cache")}
+    made = {}
+
+    def make(app):
+        if app not in made:
+            run = root / app
+            seqgraph_command(app, "train", *TINY_RUNS[app], "--progress", "none", "--out", run, env=env)
+            as_written_by_seqgraph_0_1(run)
+            made[app] = run
+        return made[app]
+
+    return make
+
+
+def as_written_by_seqgraph_0_1(run):
+    import zipfile
+
+    config = json.loads((run / "config.json").read_text())
+    del config["app"], config["seqgraph_version"]
+    config.update(command="train", out=str(run), distribute="default", verbose=0)
+    for new, old in (("corpus_path", "corpus"), ("dataset_name", "dataset")):
+        if new in config:
+            config[old] = config.pop(new)
+    (run / "config.json").write_text(json.dumps(config, indent=2))
+    with zipfile.ZipFile(run / "model.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    model_config = members["config.json"].decode()
+    assert '"module": "seqgraph.layers.' in model_config
+    members["config.json"] = model_config.replace('"module": "seqgraph.layers.', '"module": "layers.').encode()
+    with zipfile.ZipFile(run / "model.keras", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def copy_of(run, tmp_path):
+    return shutil.copytree(run, tmp_path / run.name)
 
 
 @tf_only
 @pytest.mark.parametrize("app, expected", [("graph", "accuracy"), ("image", "accuracy"), ("skipgram", "wordsim353")])
-def test_runs_of_seqgraph_0_1_still_evaluate(app, expected, tmp_path):
-    run = _old_run(app, tmp_path)
+def test_runs_of_seqgraph_0_1_still_evaluate(app, expected, old_run, tmp_path):
+    run = copy_of(old_run(app), tmp_path)
     seqgraph_command(app, "evaluate", "--run", run)
     assert expected in json.loads((run / "eval.json").read_text())
 
 
 @tf_only
-def test_a_speech_run_of_seqgraph_0_1_still_transcribes(tmp_path):
+def test_a_speech_run_of_seqgraph_0_1_still_transcribes(old_run, tmp_path):
     import soundfile
 
-    run = _old_run("speech", tmp_path)
+    run = old_run("speech")
     soundfile.write(tmp_path / "noise.wav", np.random.default_rng(0).normal(0, 0.1, 8000), 8000)
     out = seqgraph_command("speech", "transcribe", "--run", run, tmp_path / "noise.wav").stdout
     assert out.startswith(f"{tmp_path / 'noise.wav'}: ")
