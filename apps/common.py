@@ -107,8 +107,216 @@ def load_config(cls, path, app):
 
 
 # ----------------------------------------------------------------------------- runs
+class RunError(ValueError):
+    """A run folder that cannot be used as asked (finished, unfinished with other options,
+    locked by another training); the message says what to do instead."""
+
+
+class TrainingError(RuntimeError):
+    """Training that cannot go on (a loss that is not finite); the run folder keeps its last
+    good state."""
+
+
+RUN_STATE = "run.json"  # {"app", "status": "training" | "finished", "resumes", ...}, written last
+
+
+def run_status(folder):
+    """``"finished"``, ``"training"`` (unfinished: stopped, crashed or running), or None (no
+    run). A folder of seqgraph 0.1 or 0.2, which wrote no run.json, is finished if it holds a
+    metrics.json."""
+    folder = Path(folder)
+    state = folder / RUN_STATE
+    if state.exists():
+        return json.loads(state.read_text())["status"]
+    return "finished" if (folder / "metrics.json").exists() else None
+
+
+def require_finished(folder):
+    """Raise RunError unless ``folder`` holds a finished run (what evaluate, predict and export
+    read)."""
+    folder = Path(folder)
+    status = run_status(folder)
+    if status == "training":
+        raise RunError(
+            f"{folder} holds an unfinished run (its training stopped or is still going): "
+            f"resume it with `{resume_command(folder)}`"
+        )
+    if status is None:
+        raise RunError(f"{folder} is not a run folder written by `train` (no {RUN_STATE} or metrics.json)")
+
+
+def resume_command(folder):
+    """The command that resumes the run in ``folder``."""
+    app = json.loads((Path(folder) / "config.json").read_text()).get("app", "APP")
+    return f"seqgraph {app} train --config {folder}/config.json --out {folder}"
+
+
+def is_chief(strategy):
+    """Whether this process writes the run: always, except on the workers of a multi-worker
+    cluster other than the chief (worker 0 when the cluster names no chief)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs
+    )
+
+
+@dataclasses.dataclass
+class Run:
+    """A training run: ``folder`` (the run folder), ``path`` (where this process writes: the
+    folder itself on the chief, a scratch folder removed at the end on other workers),
+    ``resumes`` (how many times the run was resumed before now) and ``state`` (the folder of
+    its training state, read by every worker, written by the chief)."""
+
+    folder: Path
+    path: Path
+    chief: bool
+    resumes: int
+
+    @property
+    def state(self):
+        return self.folder / "state"
+
+    def wrote(self, names):
+        """The line that says what the run wrote (``names``), or on a worker who wrote it."""
+        return (
+            f"wrote {self.folder}/{names}"
+            if self.chief
+            else f"(this worker wrote nothing: the chief writes {self.folder})"
+        )
+
+    def finish(self, metrics):
+        """Write metrics.json (with ``resumed``), drop the training state and mark the run
+        finished: evaluate, predict and export read it from now on."""
+        metrics = {**metrics, "resumed": self.resumes}
+        if self.chief:
+            write_json(self.path / "metrics.json", metrics)
+            import shutil
+
+            shutil.rmtree(self.state, ignore_errors=True)
+            state = json.loads((self.path / RUN_STATE).read_text())
+            write_json(
+                self.path / RUN_STATE, {**state, "status": "finished", "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+            )
+        return metrics
+
+
+def _clear(folder):
+    """Remove everything in ``folder`` but its lock."""
+    import shutil
+
+    for path in folder.iterdir():
+        if path.name == ".lock":
+            continue
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def _same_options(folder, config):
+    """The options of ``config`` that differ from those ``folder``/config.json was started with,
+    as ``--name old -> new`` lines (empty when they match)."""
+    saved = json.loads((folder / "config.json").read_text())
+    return [
+        f"--{name.replace('_', '-')} {saved.get(name)!r} -> {value!r}"
+        for name, value in dataclasses.asdict(config).items()
+        if name in saved and saved[name] != (list(value) if isinstance(value, tuple) else value)
+    ]
+
+
+@contextlib.contextmanager
+def training_run(app, out, config, overwrite=False, strategy=None):
+    """Open the run folder ``out`` (default ``runs/<app>/<timestamp>``) for training ``config``.
+
+    A new or empty folder starts a run; an unfinished run with the same options is resumed;
+    a finished run, or a folder that holds something else, is refused unless ``overwrite``
+    (then emptied first). The chief takes a lock (a second training into the same folder is
+    refused while the first runs), writes ``run.json`` with status "training", and keeps it so
+    until ``Run.finish``: a run that fails or is stopped stays resumable, never half new and
+    half old. Other workers of a cluster check the same and write to a scratch folder.
+
+    Yields:
+        A ``Run``.
+
+    Example:
+
+    ```python
+    with training_run("graph", "runs/graph/r", config) as run:
+        ...  # train, writing into run.path
+        run.finish(metrics)
+    ```
+    """
+    folder = Path(out) if out else Path("runs") / app / time.strftime("%Y%m%d-%H%M%S")
+    chief = is_chief(strategy)
+    lock = None
+    if chief:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = _lock(folder)
+    try:
+        status = run_status(folder) if folder.exists() else None
+        leftovers = folder.exists() and any(p.name != ".lock" for p in folder.iterdir())
+        resumes = 0
+        if overwrite:
+            status = None
+        elif status == "finished":
+            raise RunError(f"{folder} holds a finished run: choose another --out, or add --overwrite to replace it")
+        elif status == "training":
+            changed = _same_options(folder, config) if (folder / "config.json").exists() else []
+            if changed:
+                raise RunError(
+                    f"{folder} holds an unfinished run started with other options ({'; '.join(changed)}): "
+                    f"resume it with `{resume_command(folder)}`, or add --overwrite to start again"
+                )
+            resumes = json.loads((folder / RUN_STATE).read_text()).get("resumes", 0) + 1
+        elif leftovers:
+            raise RunError(f"{folder} is not empty and holds no seqgraph run: choose another --out, or add --overwrite")
+        if chief:
+            if overwrite:
+                _clear(folder)
+            started = time.strftime("%Y-%m-%d %H:%M:%S")
+            write_json(folder / RUN_STATE, {"app": app, "status": "training", "resumes": resumes, "started": started})
+            path = folder
+        else:
+            import tempfile
+
+            path = Path(tempfile.mkdtemp(prefix=f"seqgraph-{app}-worker-"))
+        if resumes:
+            print(f"resuming the run in {folder} (resumed {resumes} time(s))")
+        try:
+            yield Run(folder, path, chief, resumes)
+        finally:
+            if not chief:
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _lock(folder):
+    """An exclusive lock on ``folder``/.lock (released when the returned file closes, or the
+    process ends), or RunError if another process holds it."""
+    import fcntl
+
+    handle = open(folder / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RunError(
+            f"{folder} is being written by another training ({holder}): wait for it, or choose another --out"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def run_dir(app, out=None):
-    """``out`` or ``runs/<app>/<timestamp>/``, created."""
+    """``out`` or ``runs/<app>/<timestamp>/``, created (for outputs that are not training runs)."""
     path = Path(out) if out else Path("runs") / app / time.strftime("%Y%m%d-%H%M%S")
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -120,28 +328,43 @@ def save_keras(model, path):
 
 
 def load_model(run):
-    """``model.keras`` of a run folder, with seqgraph's layers registered."""
+    """``model.keras`` of a finished run folder, with seqgraph's layers registered."""
     import keras
 
     from seqgraph import layers  # noqa: F401  (registers the custom layers)
 
+    require_finished(run)
     path = Path(run) / "model.keras"
     if not path.exists():
-        raise SystemExit(f"error: {path} not found (is --run a folder written by `train`?)")
+        raise RunError(f"{path} not found (is --run a folder written by `train`?)")
     return keras.saving.load_model(path)
 
 
-def strategy(name):
-    """The tf.distribute strategy for ``--distribute``: default, mirrored, multiworker."""
+_STRATEGY = {}
+
+
+def strategy(name="default"):
+    """The tf.distribute strategy for ``--distribute``: default (one device), mirrored (the
+    local GPUs, else every logical CPU device), multiworker (the workers in ``TF_CONFIG``).
+    Made once per process, on the first call: the ``seqgraph`` command calls it at start-up,
+    before any TF op, as multi-worker collectives require."""
     import tensorflow as tf
 
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name in _STRATEGY:
+        return _STRATEGY[name]
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        made = tf.distribute.MirroredStrategy([d.name for d in devices])
+    elif name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise SystemExit("error: --distribute multiworker needs the TF_CONFIG environment variable")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
+            raise ConfigError("--distribute multiworker needs the TF_CONFIG environment variable (docs/training.md)")
+        made = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        raise ConfigError(f"--distribute must be default, mirrored or multiworker, got {name!r}")
+    _STRATEGY[name] = made
+    return made
 
 
 FIT_VERBOSITY = {"bar": 1, "epoch": 2, "none": 0}  # --progress -> Keras' fit(verbose=...)

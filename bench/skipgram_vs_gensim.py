@@ -43,7 +43,7 @@ def ours(sentences, model, seed):
         SETTINGS["sample"],
         SETTINGS["epochs"],
         seed=seed,
-        verbose=0,
+        progress="none",
     )
     return {
         **evaluate_vectors(keyed_vectors(vocab, word_vectors(fit.net))),

@@ -60,17 +60,17 @@ def main(argv=None):
         args = parser.parse_args(argv)
     if not args.verbose:
         quiet_tensorflow()
-    from seqgraph.apps.common import ConfigError
+    from seqgraph.apps.common import ConfigError, RunError, TrainingError
     from seqgraph.apps.export import ExportError
     from seqgraph.datasets import DataError
 
     try:
         args.handler(args)
-    except (DataError, ConfigError, ExportError) as e:
+    except (DataError, ConfigError, ExportError, RunError, TrainingError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(str(e) or "interrupted", file=sys.stderr)
         raise SystemExit(130) from None
 
 
@@ -166,6 +166,10 @@ def run_task(task, args):
     """Import ``task`` (``"module:function"``) and call it with the parsed options of the same
     names as its parameters; a parameter ``config`` gets the typed config of a ``train``.
     Importing only now keeps ``--help`` fast, and TensorFlow's start-up quiet."""
+    if hasattr(args, "distribute"):  # the strategy comes first, before any TF op (multi-worker needs it)
+        from seqgraph.apps.common import strategy
+
+        strategy(args.distribute)
     module, name = task.split(":")
     function = getattr(importlib.import_module(module), name)
     values = {}
@@ -239,11 +243,18 @@ def config_options(parser, config_class, exclude=()):
 
 
 def training_options(parser, app, config_class):
-    """The options every ``train`` shares: --config, --out, --distribute and --progress."""
+    """The options every ``train`` shares: --config, --out, --overwrite, --distribute and --progress."""
     parser.add_argument(
         "--config", metavar="CONFIG_JSON", help="replay a run: its config.json's options, overridden by any given here"
     )
-    parser.add_argument("--out", metavar="RUN_DIR", help=f"the run folder (default: runs/{app}/<timestamp>)")
+    parser.add_argument(
+        "--out",
+        metavar="RUN_DIR",
+        help=f"the run folder (default: runs/{app}/<timestamp>); an unfinished run there is resumed",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start again in --out, replacing the run there (finished or not)"
+    )
     parser.add_argument(
         "--distribute",
         choices=["default", "mirrored", "multiworker"],

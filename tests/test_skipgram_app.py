@@ -94,6 +94,7 @@ def test_words_are_nearest_to_their_topic(trained):
 def test_mirrored_strategy_trains_on_calls_of_one_batch():
     """Under tf.distribute the optimizer's sync cannot sit in the XLA loop over a call's batches:
     calls hold one batch there, and the words still learn their topics."""
+    from seqgraph.apps.common import strategy
     from seqgraph.apps.skipgram.model import word_vectors
     from seqgraph.apps.skipgram.train import fit_vectors
     from seqgraph.datasets.text import Vocabulary
@@ -112,8 +113,8 @@ def test_mirrored_strategy_trains_on_calls_of_one_batch():
         epochs=4,
         batch_size=256,
         lr=0.05,
-        distribute="mirrored",
-        verbose=0,
+        distribution=strategy("mirrored"),
+        progress="none",
     )
     vectors = word_vectors(fit.net)
     unit = vectors[1:] / np.linalg.norm(vectors[1:], axis=1, keepdims=True)

@@ -4,7 +4,19 @@ import dataclasses
 
 import numpy as np
 
-from seqgraph.apps.common import atomic_path, pyplot, require, run_dir, save_figure, write_json
+from seqgraph.apps.common import (
+    atomic_path,
+    pyplot,
+    read_json,
+    require,
+    run_dir,
+    run_status,
+    save_config,
+    save_figure,
+    strategy,
+    training_run,
+    write_json,
+)
 from seqgraph.apps.image.train import fit, load_images
 
 
@@ -12,7 +24,8 @@ def data_scaling(config, models=("cnn", "vit"), fractions=(0.1, 0.25, 0.5, 1.0),
     """Train each of ``models`` on growing stratified subsets (``fractions``) of the training
     split, with ``seeds``: the same test split and the same number of updates (``config.epochs``
     counted on the full split) for every size. Writes ``data_scaling.json``, ``.md`` and ``.png``
-    to ``out`` (default ``runs/image-scaling/<timestamp>``).
+    to ``out`` (default ``runs/image-scaling/<timestamp>``), and a run folder per model, size and
+    seed in it: re-run with the same ``out``, it skips the runs finished and resumes the others.
 
     Args:
         config: an ``ImageConfig``: the data, the schedule and the networks' options (its
@@ -42,20 +55,15 @@ def data_scaling(config, models=("cnn", "vit"), fractions=(0.1, 0.25, 0.5, 1.0),
                 )
             for kind in models:
                 run_config = dataclasses.replace(config, model=kind, seed=seed)
-                _, history, seconds = fit(run_config, dataset, np.sort(subset), test_idx, steps)
                 rows.append(
-                    {
-                        "model": kind,
-                        "fraction": fraction,
-                        "training_images": int(len(subset)),
-                        "seed": seed,
-                        "accuracy": float(history["val_accuracy"][-1]),
-                        "seconds": seconds,
-                    }
+                    train_once(
+                        run_config, dataset, np.sort(subset), test_idx, steps, out / f"{kind}-{fraction:g}-seed{seed}"
+                    )
                 )
+                rows[-1].update(fraction=fraction)
                 print(
                     f"{kind:>6} {len(subset):>6} training images, seed {seed}: "
-                    f"test accuracy {rows[-1]['accuracy']:.4f} ({seconds:.0f} s)",
+                    f"test accuracy {rows[-1]['accuracy']:.4f} ({rows[-1]['seconds']:.0f} s)",
                     flush=True,
                 )
     summary = _scaling_summary(rows, models, fractions)
@@ -75,6 +83,23 @@ def data_scaling(config, models=("cnn", "vit"), fractions=(0.1, 0.25, 0.5, 1.0),
     _plot_scaling(summary, models, dataset.name, out / "data_scaling.png")
     print("\n" + table + f"\nwrote {out}/data_scaling.json, data_scaling.md, data_scaling.png")
     return result
+
+
+def train_once(config, dataset, train_idx, test_idx, steps, folder):
+    """One data-scaling run in ``folder``, or its result if it has finished already."""
+    if run_status(folder) != "finished":
+        with training_run("image", folder, config) as run:
+            save_config(config, run.path / "config.json", "image")
+            _, history, seconds = fit(config, dataset, train_idx, test_idx, run, strategy(), steps)
+            run.finish({"accuracy": float(history["val_accuracy"][-1]), "seconds": seconds})
+    metrics = read_json(folder / "metrics.json")
+    return {
+        "model": config.model,
+        "training_images": int(len(train_idx)),
+        "seed": config.seed,
+        "accuracy": metrics["accuracy"],
+        "seconds": metrics["seconds"],
+    }
 
 
 def _scaling_summary(rows, models, fractions):

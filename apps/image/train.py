@@ -5,8 +5,10 @@ import time
 import keras
 import numpy as np
 
-from seqgraph.apps.common import FIT_VERBOSITY, plot_history, run_dir, save_config, save_keras, strategy, write_json
+from seqgraph.apps import training
+from seqgraph.apps.common import plot_history, save_config, save_keras, strategy, training_run
 from seqgraph.apps.image.model import build_model, compile_model
+from seqgraph.apps.training import per_replica_batch
 from seqgraph.datasets import images
 
 
@@ -16,81 +18,92 @@ def load_images(config):
     return (dataset, *images.split(dataset.labels, config.test_fraction, seed=config.split_seed))
 
 
-def train(config, out=None, distribute="default", progress="bar"):
+def train(config, out=None, distribute="default", progress="bar", overwrite=False):
     """Train ``config.model`` on the training split and score the test split after each epoch.
 
     Writes ``out`` (default ``runs/image/<timestamp>``): ``config.json``, ``metrics.json`` (test
     accuracy after the last epoch, the epoch it first reached 98%, training accuracy, weights,
-    wall time), ``learning_curves.png`` and ``model.keras``.
+    wall time), ``learning_curves.png``, ``model.keras`` and TensorBoard logs in ``logs/``.
+    Re-run on an unfinished run, it resumes after the last whole epoch.
 
     Args:
         config: an ``ImageConfig``.
-        out, distribute, progress: the options every ``train`` has (``seqgraph.cli.training_options``).
+        out, distribute, progress, overwrite: the options every ``train`` has
+            (``seqgraph.cli.training_options``).
 
     Returns:
         The metrics, as written to metrics.json.
     """
+    distribution = strategy(distribute)
     dataset, train_idx, test_idx = load_images(config)
-    out = run_dir("image", out)
-    print(
-        f"{dataset.name}: {len(dataset.labels)} images {list(dataset.shape)}, {dataset.num_classes} classes; "
-        f"{len(train_idx)} training, {len(test_idx)} test; model {config.model}, {config.epochs} epochs"
-    )
-    save_config(
-        config,
-        out / "config.json",
-        "image",
-        class_names=dataset.class_names,
-        shape=list(dataset.shape),
-        dataset_name=dataset.name,
-    )
-    model, history, seconds = fit(config, dataset, train_idx, test_idx, distribute=distribute, progress=progress)
-    save_keras(model, out / "model.keras")
-    reached = [epoch for epoch, acc in enumerate(history["val_accuracy"], 1) if acc >= 0.98]
-    metrics = {
-        "dataset": dataset.name,
-        "model": config.model,
-        "epochs": config.epochs,
-        "seed": config.seed,
-        "accuracy": float(history["val_accuracy"][-1]),
-        "train_accuracy": float(history["accuracy"][-1]),
-        "first_epoch_at_98_percent": reached[0] if reached else None,
-        "val_accuracy": [float(a) for a in history["val_accuracy"]],
-        "parameters": int(model.count_params()),
-        "wall_time_s": seconds,
-        "training_images_per_second": len(train_idx) * config.epochs / seconds,
-        "test_images": int(len(test_idx)),
-    }
-    write_json(out / "metrics.json", metrics)
-    plot_history([history], out / "learning_curves.png", held_out="test")
+    with training_run("image", out, config, overwrite, distribution) as run:
+        print(
+            f"{dataset.name}: {len(dataset.labels)} images {list(dataset.shape)}, {dataset.num_classes} classes; "
+            f"{len(train_idx)} training, {len(test_idx)} test; model {config.model}, {config.epochs} epochs"
+        )
+        if run.chief:
+            save_config(
+                config,
+                run.path / "config.json",
+                "image",
+                class_names=dataset.class_names,
+                shape=list(dataset.shape),
+                dataset_name=dataset.name,
+            )
+        model, history, seconds = fit(config, dataset, train_idx, test_idx, run, distribution, progress=progress)
+        if run.chief:
+            save_keras(model, run.path / "model.keras")
+        reached = [epoch for epoch, acc in enumerate(history["val_accuracy"], 1) if acc >= 0.98]
+        metrics = {
+            "dataset": dataset.name,
+            "model": config.model,
+            "epochs": config.epochs,
+            "seed": config.seed,
+            "accuracy": float(history["val_accuracy"][-1]),
+            "train_accuracy": float(history["accuracy"][-1]),
+            "first_epoch_at_98_percent": reached[0] if reached else None,
+            "val_accuracy": [float(a) for a in history["val_accuracy"]],
+            "parameters": int(model.count_params()),
+            "wall_time_s": seconds,
+            "training_images_per_second": len(train_idx) * config.epochs / seconds,
+            "test_images": int(len(test_idx)),
+        }
+        if run.chief:
+            plot_history([history], run.path / "learning_curves.png", held_out="test")
+        metrics = run.finish(metrics)
     print(
         f"test accuracy {metrics['accuracy']:.4f} ({config.model}, {metrics['parameters']:,} weights, "
-        f"{seconds:.0f} s)\nwrote {out}/metrics.json, learning_curves.png, model.keras"
+        f"{seconds:.0f} s)\n{run.wrote('metrics.json, learning_curves.png, model.keras')}"
     )
     return metrics
 
 
-def fit(config, dataset, train_idx, test_idx, steps_per_epoch=None, distribute="default", progress="none"):
-    """Train a fresh model; returns ``(model, history, seconds)``. ``steps_per_epoch`` defaults
-    to one pass over ``train_idx`` (data-scaling keeps the full set's count, so every size gets
-    as many updates)."""
+def fit(config, dataset, train_idx, test_idx, run, distribution, steps_per_epoch=None, progress="none"):
+    """Train a fresh model in ``run`` (resuming from its state if it has one); returns
+    ``(model, history, seconds)``. ``steps_per_epoch`` defaults to one pass over ``train_idx``
+    (data-scaling keeps the full set's count, so every size gets as many updates)."""
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = steps_per_epoch or int(np.ceil(len(train_idx) / config.batch_size))
-    with strategy(distribute).scope():
+    with distribution.scope():
         model = build_model(config.model, dataset.shape, dataset.num_classes, **config.model_options())
         compile_model(model, steps_per_epoch * config.epochs, config.lr, config.weight_decay)
-    train_set = images.tf_dataset(
-        dataset, train_idx, config.batch_size, shuffle=True, augment=config.augment, seed=config.seed
-    )
+
+    def train_data(context):  # this input pipeline's share of the images, in per-replica batches
+        share = train_idx[context.input_pipeline_id :: context.num_input_pipelines]
+        batch = per_replica_batch(context, config.batch_size)
+        return images.tf_dataset(dataset, share, batch, shuffle=True, augment=config.augment, seed=config.seed)
+
     test_set = images.tf_dataset(dataset, test_idx, 256)
     start = time.time()
-    history = model.fit(
-        train_set.repeat(),
-        steps_per_epoch=steps_per_epoch,
-        epochs=config.epochs,
+    history = training.fit(
+        model,
+        train_data,
+        steps_per_epoch,
+        config.epochs,
+        run,
+        distribution,
+        progress,
         validation_data=test_set.repeat(),
         validation_steps=len(test_set),
-        verbose=FIT_VERBOSITY[progress],
-        shuffle=False,
-    )  # the pipeline reshuffles each pass
-    return model, history.history, time.time() - start
+    )
+    return model, history, time.time() - start

@@ -43,7 +43,10 @@ def trainer(net, total_tokens, lr, min_lr, batches_per_call=1, steps_per_executi
         def __init__(self):
             super().__init__()
             self.net = net
-            self.tokens_seen = keras.Variable(0.0, trainable=False, name="tokens_seen")
+            # Under tf.distribute every replica adds its batch's tokens times the number of replicas,
+            # and the replicas' new values are averaged: the sum of their tokens (Keras' assign_add is
+            # an assign, which a "sum" aggregation would apply to the whole value).
+            self.tokens_seen = keras.Variable(0.0, trainable=False, name="tokens_seen", aggregation="mean")
             self.loss_tracker = keras.metrics.Mean(name="loss")
 
         def learning_rate(self):
@@ -77,7 +80,7 @@ def trainer(net, total_tokens, lr, min_lr, batches_per_call=1, steps_per_executi
                         target_grad.values * per_row, target_grad.indices, target_grad.dense_shape
                     )
                 self.optimizer.apply([target_grad, context_grad], variables)
-                self.tokens_seen.assign_add(tokens[i])
+                self.tokens_seen.assign_add(tokens[i] * tf.distribute.get_strategy().num_replicas_in_sync)
                 return i + 1, loss_sum + total, examples + tf.reduce_sum(real)
 
             start = (tf.constant(0), tf.constant(0.0), tf.constant(0.0))

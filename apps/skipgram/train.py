@@ -11,37 +11,34 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqgraph.apps.common import (
-    FIT_VERBOSITY,
-    pyplot,
-    run_dir,
-    save_config,
-    save_figure,
-    save_keras,
-    strategy,
-    write_json,
-)
+from seqgraph.apps import training
+from seqgraph.apps.common import atomic_path, pyplot, save_config, save_figure, save_keras, strategy, training_run
 from seqgraph.apps.skipgram.evaluate import evaluate_vectors, keyed_vectors, print_evaluation
 from seqgraph.apps.skipgram.model import EXAMPLES_PER_CALL, build_model, trainer, word_vectors
+from seqgraph.apps.training import per_replica_batch
 from seqgraph.datasets import text
 
 
-def train(config, out=None, distribute="default", progress="bar", threads=None):
+def train(config, out=None, distribute="default", progress="bar", overwrite=False, threads=None):
     """Learn word vectors from ``config.corpus`` and score them (WordSim-353, SimLex-999, Google
     analogies).
 
     Writes ``out`` (default ``runs/skipgram/<timestamp>``): ``config.json``, ``vocab.tsv``,
-    ``model.keras`` (the word tables), ``metrics.json`` (scores, words/s, loss per epoch) and
-    ``loss.png``.
+    ``model.keras`` (the word tables), ``metrics.json`` (scores, words/s, loss per epoch),
+    ``loss.png``, TensorBoard logs in ``logs/`` and, for TensorBoard's projector,
+    ``logs/projector/`` (the vectors and their words). Re-run on an unfinished run, it resumes
+    after the last whole epoch.
 
     Args:
         config: a ``SkipgramConfig``.
-        out, distribute, progress: the options every ``train`` has (``seqgraph.cli.training_options``).
+        out, distribute, progress, overwrite: the options every ``train`` has
+            (``seqgraph.cli.training_options``).
         threads: TF op threads for the training step (default: all cores but one).
 
     Returns:
         The metrics, as written to metrics.json.
     """
+    distribution = strategy(distribute)
     path = Path(config.corpus) if config.corpus else text.embedded_corpus()
     sentences = text.read_corpus(path, config.format, lowercase=config.lowercase, tokenizer=config.tokenizer)
     vocab = text.Vocabulary.build(sentences, config.min_count, config.max_vocab)
@@ -52,51 +49,71 @@ def train(config, out=None, distribute="default", progress="bar", threads=None):
         f"(min_count {config.min_count}) covering {len(ids)} tokens; {config.model}, dim {config.dim}, "
         f"window {config.window}, {config.negative} negatives, {config.epochs} epochs"
     )
-    out = run_dir("skipgram", out)
-    save_config(config, out / "config.json", "skipgram", corpus_path=str(path))
-    vocab.save(out / "vocab.tsv")
-
-    fit = fit_vectors(
-        ids,
-        sentence_ids,
-        vocab,
-        config.model,
-        config.dim,
-        config.window,
-        config.negative,
-        config.sample,
-        config.epochs,
-        config.batch_size,
-        config.lr,
-        config.min_lr,
-        config.seed,
-        distribute,
-        FIT_VERBOSITY[progress],
-        config.shuffle_span,
-        threads,
-    )
-    save_keras(fit.net, out / "model.keras")
-
-    metrics = evaluate_vectors(keyed_vectors(vocab, word_vectors(fit.net)))
-    metrics.update(
-        {
-            "model": config.model,
-            "corpus": str(path),
-            "vocabulary": len(vocab) - 1,
-            "tokens": len(ids),
-            "epochs": config.epochs,
-            "train_seconds": fit.seconds,
-            "fit_wall_seconds": fit.wall_seconds,
-            # corpus tokens (in the vocabulary) trained on per second, first batch to last
-            "words_per_second": fit.tokens / fit.seconds,
-            "loss": [float(x) for x in fit.history.history["loss"]],
-        }
-    )
-    write_json(out / "metrics.json", metrics)
-    plot_loss(fit.curve, config.epochs, out / "loss.png")
+    with training_run("skipgram", out, config, overwrite, distribution) as run:
+        if run.chief:
+            save_config(config, run.path / "config.json", "skipgram", corpus_path=str(path))
+            vocab.save(run.path / "vocab.tsv")
+        fit = fit_vectors(
+            ids,
+            sentence_ids,
+            vocab,
+            config.model,
+            config.dim,
+            config.window,
+            config.negative,
+            config.sample,
+            config.epochs,
+            config.batch_size,
+            config.lr,
+            config.min_lr,
+            config.seed,
+            distribution,
+            progress,
+            config.shuffle_span,
+            threads,
+            run,
+        )
+        vectors = word_vectors(fit.net)
+        if run.chief:
+            save_keras(fit.net, run.path / "model.keras")
+            write_projector(vectors, vocab, run.path / "logs" / "projector")
+        metrics = evaluate_vectors(keyed_vectors(vocab, vectors))
+        metrics.update(
+            {
+                "model": config.model,
+                "corpus": str(path),
+                "vocabulary": len(vocab) - 1,
+                "tokens": len(ids),
+                "epochs": config.epochs,
+                "train_seconds": fit.seconds,
+                "fit_wall_seconds": fit.wall_seconds,
+                # corpus tokens (in the vocabulary) trained on per second, first batch to last
+                "words_per_second": fit.tokens / fit.seconds,
+                "loss": fit.history["loss"],
+            }
+        )
+        if run.chief:
+            plot_loss(fit.curve, config.epochs, run.path / "loss.png")
+        metrics = run.finish(metrics)
     print_evaluation(metrics)
-    print(f"{metrics['words_per_second']:,.0f} words/s; wrote {out}/metrics.json, loss.png, model.keras, vocab.tsv")
+    print(f"{metrics['words_per_second']:,.0f} words/s; {run.wrote('metrics.json, loss.png, model.keras, vocab.tsv')}")
     return metrics
+
+
+def write_projector(vectors, vocab, folder):
+    """The word vectors (without the padding row) for TensorBoard's projector: ``vectors.tsv``,
+    ``metadata.tsv`` (a word per line) and ``projector_config.pbtxt`` in ``folder``; the
+    projector finds them under ``tensorboard --logdir`` a parent of ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "vectors.tsv") as tmp:
+        np.savetxt(tmp, vectors[1:], delimiter="\t", fmt="%.6g")
+    with atomic_path(folder / "metadata.tsv") as tmp:
+        tmp.write_text("".join(f"{word}\n" for word in vocab.words[1:]))
+    with atomic_path(folder / "projector_config.pbtxt") as tmp:
+        tmp.write_text(
+            'embeddings {\n  tensor_name: "word2vec"\n  tensor_path: "vectors.tsv"\n'
+            '  metadata_path: "metadata.tsv"\n}\n'
+        )
 
 
 def default_threads():
@@ -136,54 +153,65 @@ def fit_vectors(
     lr=0.025,
     min_lr=0.0001,
     seed=0,
-    distribute="default",
-    verbose=1,
+    distribution=None,
+    progress="bar",
     shuffle_span=text.SHUFFLE_SPAN,
     threads=None,
+    run=None,
 ):
-    """Train on an encoded corpus (on ``threads`` op threads, default all cores but one). Returns
-    ``net``, ``history``, ``tokens`` (corpus tokens trained on), ``seconds`` (from making the
-    input pipeline, which counts a pass's batches, to the end of the last epoch),
-    ``wall_seconds`` (until ``fit`` returned: sometimes a few seconds more, while tf.distribute's
-    input iterator shuts down) and ``curve`` [(tokens, loss)]."""
+    """Train on an encoded corpus (on ``threads`` op threads, default all cores but one), in
+    ``run`` (resuming from its state) if given, under ``distribution`` (default: one device).
+    Returns ``net``, ``history`` (logs per epoch), ``tokens`` (corpus tokens trained on),
+    ``seconds`` (from making the input pipeline, which counts a pass's batches, to the end of
+    the last epoch), ``wall_seconds`` (until training returned: sometimes a few seconds more,
+    while tf.distribute's input iterator shuts down) and ``curve`` [(tokens, loss)]."""
     use_threads(threads or default_threads())
+    distribution = distribution or strategy()
     keras.utils.set_random_seed(seed)
     setup = time.perf_counter()
-    # EXAMPLES_PER_CALL examples per call into TF: in one XLA loop, or under tf.distribute (where the
-    # loop cannot hold the optimizer's sync) in Keras' steps_per_execution; an epoch is one pass
-    per_call = max(1, EXAMPLES_PER_CALL // batch_size)
-    batches_per_call, steps_per_execution = (per_call, 1) if distribute == "default" else (1, per_call)
-    dataset, steps = text.training_dataset(
-        ids,
-        sentence_ids,
-        vocab,
-        model,
-        window,
-        negative,
-        sample,
-        batch_size,
-        seed,
-        shuffle_span,
-        batches_per_call=batches_per_call,
-    )
-    steps = max(steps_per_execution, round(steps / steps_per_execution) * steps_per_execution)  # whole executions
-    with strategy(distribute).scope():
+    # EXAMPLES_PER_CALL examples per call into TF in one XLA loop; under tf.distribute, where the
+    # loop cannot hold the optimizer's sync, a call is one batch. An epoch is one pass.
+    batches_per_call = 1 if training.distributed(distribution) else max(1, EXAMPLES_PER_CALL // batch_size)
+
+    def passes(batch):
+        return text.training_dataset(
+            ids,
+            sentence_ids,
+            vocab,
+            model,
+            window,
+            negative,
+            sample,
+            batch,
+            seed,
+            shuffle_span,
+            batches_per_call=batches_per_call,
+        )
+
+    dataset, steps = passes(batch_size)
+
+    def train_data(context):  # endless; each input pipeline takes every num_input_pipelines-th call
+        if not training.distributed(distribution):
+            return dataset
+        calls, _ = passes(per_replica_batch(context, batch_size))
+        return calls.shard(context.num_input_pipelines, context.input_pipeline_id)
+
+    with distribution.scope():
         net = build_model(model, len(vocab), dim, window)
-        trainer_model = trainer(net, len(ids) * epochs, lr, min_lr, batches_per_call, steps_per_execution)
-    progress = progress_callback(trainer_model)
+        trainer_model = trainer(net, len(ids) * epochs, lr, min_lr, batches_per_call)
+    words = progress_callback(trainer_model)
     start = time.perf_counter()
-    history = trainer_model.fit(
-        dataset, steps_per_epoch=steps, epochs=epochs, callbacks=[progress], verbose=verbose, shuffle=False
-    )  # the pipeline shuffles each pass
+    history = training.fit(trainer_model, train_data, steps, epochs, run, distribution, progress, callbacks=[words])
     wall_seconds = time.perf_counter() - setup
     tokens = float(keras.ops.convert_to_numpy(trainer_model.tokens_seen))
+    earlier = [(t, loss) for t, loss in zip(history.get("tokens", []), history["loss"]) if t < words.first_tokens]
     return types.SimpleNamespace(
         net=net,
         history=history,
-        tokens=tokens,
-        seconds=start - setup + progress.seconds,
+        tokens=tokens - words.first_tokens,
+        seconds=start - setup + words.seconds,
         wall_seconds=wall_seconds,
-        curve=progress.curve,
+        curve=earlier + words.curve,  # the epochs before a resume: a point per epoch
     )
 
 
@@ -195,10 +223,12 @@ def progress_callback(model, every=20):
     class WordsPerSecond(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.start, self.curve, self.calls = time.perf_counter(), [], 0
+            self.first_tokens = float(keras.ops.convert_to_numpy(model.tokens_seen))  # > 0 when resumed
 
         def record(self, logs):
             tokens = float(keras.ops.convert_to_numpy(model.tokens_seen))
-            logs["words/s"] = round(tokens / (time.perf_counter() - self.start))
+            logs["words/s"] = round((tokens - self.first_tokens) / (time.perf_counter() - self.start))
+            logs["tokens"] = tokens
             self.curve.append((tokens, float(logs["loss"])))
 
         def on_train_batch_end(self, batch, logs=None):

@@ -100,6 +100,7 @@ def feature_stats(utterances, mels, limit=300):
 
 def trainer(acoustic):
     """``acoustic`` wrapped for ``fit``: the loss is CTC over each utterance's own number of steps."""
+    import tensorflow as tf
 
     class CTCTrainer(keras.Model):
         def __init__(self):
@@ -112,7 +113,10 @@ def trainer(acoustic):
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             label_lengths = ops.sum(ops.cast(ops.not_equal(y, -1), "int32"), axis=1)
             labels = ops.where(ops.equal(y, -1), ops.zeros_like(y), y)
-            return ops.mean(layers.ctc_loss(labels, label_lengths, y_pred["logits"], y_pred["lengths"]))
+            loss = ops.mean(layers.ctc_loss(labels, label_lengths, y_pred["logits"], y_pred["lengths"]))
+            # Under tf.distribute the replicas' gradients are summed: each replica's mean counts 1/R,
+            # as Keras' own losses do (and its loss tracker multiplies the R back).
+            return loss / tf.distribute.get_strategy().num_replicas_in_sync
 
     return CTCTrainer()
 
