@@ -186,10 +186,10 @@ def fit(
 
     Args:
         model: a compiled Keras model.
-        train_data: ``input_context -> tf.data.Dataset``: one pass over this input pipeline's
-            share of the training data (``input_context.input_pipeline_id`` of
-            ``num_input_pipelines``) in batches of
-            ``input_context.get_per_replica_batch_size(global batch)``; ``fit`` repeats it.
+        train_data: ``input_context -> tf.data.Dataset``: one pass over the training data in
+            the batches of this input pipeline's replicas, one per replica and step
+            (``replica_batches``; the global batches themselves on one device). ``fit``
+            repeats it.
         steps_per_epoch, epochs: as in ``model.fit``.
         run: the ``common.Run`` being trained, or None: no state kept, no logs.
         strategy: the ``tf.distribute`` strategy.
@@ -338,12 +338,39 @@ def distributed(strategy):
     return type(strategy).__name__ != "_DefaultDistributionStrategy"
 
 
-def per_replica_batch(context, global_batch):
-    """The batch of each replica when ``global_batch`` is split over ``context``'s replicas."""
-    from seqgraph.apps.common import ConfigError
+def replica_batches(global_batches, context):
+    """This input pipeline's replicas' parts of each batch of ``global_batches``: a batch (any
+    structure of tensors with the examples on axis 0) is cut into one strided part per replica
+    of the whole cluster (``context.num_replicas_in_sync``; parts differ in size by one at
+    most), and the parts of this pipeline's replicas follow each other, as
+    ``distribute_datasets_from_function`` hands them out. A step of all replicas thus trains on
+    the global batch a single device would (with the batch norm synchronized: the same step).
 
-    if global_batch % context.num_replicas_in_sync:
-        raise ConfigError(
-            f"--batch-size {global_batch} must be a multiple of the {context.num_replicas_in_sync} replicas"
+    Args:
+        global_batches: a ``tf.data.Dataset`` of batches, the same on every input pipeline.
+        context: the ``tf.distribute.InputContext`` of this pipeline.
+
+    Returns:
+        A ``tf.data.Dataset`` of per-replica batches (``global_batches`` itself on one replica).
+
+    Example:
+
+    ```python
+    strategy.distribute_datasets_from_function(lambda context: replica_batches(batches, context))
+    ```
+    """
+    import tensorflow as tf
+
+    total = context.num_replicas_in_sync
+    if total == 1:
+        return global_batches
+    local = total // context.num_input_pipelines
+    first = context.input_pipeline_id * local
+
+    def parts(*batch):
+        batch = batch[0] if len(batch) == 1 else batch
+        return tf.data.Dataset.range(first, first + local).map(
+            lambda replica: tf.nest.map_structure(lambda x: x[replica::total], batch)
         )
-    return global_batch // context.num_replicas_in_sync
+
+    return global_batches.flat_map(parts)

@@ -497,9 +497,11 @@ def stratified_folds(labels, folds, seed=0):
     return list(splitter.split(indices, labels))
 
 
-def tf_dataset(dataset, indices, batch_size, shuffle=False, seed=0):
+def tf_dataset(dataset, indices, batch_size, shuffle=False, seed=0, split=None):
     """A ``tf.data.Dataset`` of disjoint batches ``(inputs dict, labels)``, reshuffled each epoch
-    (deterministically per seed), no padding to a maximum graph size.
+    (deterministically per seed), no padding to a maximum graph size. ``split`` (a function of
+    the dataset of graph-index batches) cuts the batches into parts before their graphs are
+    gathered, one disjoint batch each (``apps.training.replica_batches``: a replica's part).
 
     Batches are gathered with TF ops from the dataset's arrays held as tensors, so the pipeline
     runs beside training instead of holding the GIL as a Python generator would. Training loops
@@ -532,4 +534,5 @@ def tf_dataset(dataset, indices, batch_size, shuffle=False, seed=0):
         ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
     # A sequential map: gathering a PROTEINS epoch takes ~5 ms; parallel calls would only take
     # cores from training on a small machine.
-    return ds.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    return (split(ds) if split else ds).map(gather).prefetch(tf.data.AUTOTUNE)

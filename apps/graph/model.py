@@ -19,6 +19,7 @@ def build_model(
     K=3,
     stats=None,
     symmetric_edges=False,
+    synchronized=False,
 ):
     """A graph classifier on disjoint batches: ``{node_features [N, F], senders [E], receivers
     [E], graph_ids [N], num_graphs []}`` -> class logits ``[num_graphs, num_classes]``.
@@ -43,6 +44,8 @@ def build_model(
             -538..798) neither drowns the one-hot labels nor stretches an int8 model's ranges.
         symmetric_edges: the training graphs list every edge both ways
             (``GraphDataset.symmetric``), which speeds up GIN's training step.
+        synchronized: batch norm takes its statistics over all replicas' nodes under
+            ``tf.distribute`` (those of the global batch, as on one device).
 
     Returns:
         A ``keras.Model`` named ``<kind>_graph_classifier``.
@@ -64,7 +67,7 @@ def build_model(
     s, r, g, n = (inputs[k] for k in INPUTS[1:])
 
     def norm_relu():
-        return [layers.FusedBatchNormalization(momentum=0.9), keras.layers.ReLU()]
+        return [layers.FusedBatchNormalization(momentum=0.9, synchronized=synchronized), keras.layers.ReLU()]
 
     def conv():
         if kind == "gin":

@@ -9,7 +9,7 @@ import numpy as np
 
 from seqgraph.apps.common import plot_history, save_config, save_keras, strategy, training_run, write_json
 from seqgraph.apps.graph.model import build_model, compile_model
-from seqgraph.apps.training import fit, per_replica_batch
+from seqgraph.apps.training import distributed, fit, replica_batches
 from seqgraph.datasets import graphs
 
 
@@ -115,10 +115,15 @@ def fit_fold(config, dataset, train_idx, test_idx, fold, run=None, distribution=
     the fold's state in ``run`` if it has one. Returns ``(model, history, seconds)``."""
     distribution = distribution or strategy()
 
-    def train_data(context):  # this input pipeline's share of the graphs, in per-replica batches
-        share = train_idx[context.input_pipeline_id :: context.num_input_pipelines]
-        batch = per_replica_batch(context, config.batch_size)
-        return graphs.tf_dataset(dataset, share, batch, shuffle=True, seed=config.seed + fold)
+    def train_data(context):  # this input pipeline's replicas' parts of each global batch
+        return graphs.tf_dataset(
+            dataset,
+            train_idx,
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed + fold,
+            split=lambda batches: replica_batches(batches, context),
+        )
 
     test_set = graphs.tf_dataset(dataset, test_idx, 128)
     steps = config.steps_per_epoch or -(-len(train_idx) // config.batch_size)  # one pass unless told otherwise
@@ -133,6 +138,7 @@ def fit_fold(config, dataset, train_idx, test_idx, fold, run=None, distribution=
             config.dropout,
             stats=dataset.attribute_stats(train_idx),
             symmetric_edges=dataset.symmetric,
+            synchronized=distributed(distribution),
         )
         compile_model(model, config.lr, steps, metrics=["accuracy"])
     start = time.time()

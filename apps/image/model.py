@@ -22,6 +22,7 @@ def build_model(
     pooling="mean",
     attention_outputs=False,
     attention=None,
+    synchronized=False,
 ):
     """A classifier of float pixels 0..255 ``[batch, H, W, C]`` -> logits.
 
@@ -36,6 +37,7 @@ def build_model(
     ``attention_outputs`` adds each block's attention weights ``[batch, heads, T, T]`` as outputs
     ``attention_<i>`` (for the rollout maps; same weights as the plain model). ``attention``
     replaces the self-attention layer class (the benchmark's peer: Keras' own layer).
+    ``synchronized``: batch norm takes the statistics of all replicas under ``tf.distribute``.
     """
     inputs = keras.Input(shape, name="images")
     x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
@@ -43,7 +45,7 @@ def build_model(
     def conv_bn_relu(filters, strides=1, name=None):
         return [
             keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name),
-            keras.layers.BatchNormalization(),
+            keras.layers.BatchNormalization(synchronized=synchronized),
             keras.layers.ReLU(),
         ]
 

@@ -8,7 +8,7 @@ import numpy as np
 from seqgraph.apps import training
 from seqgraph.apps.common import plot_history, save_config, save_keras, strategy, training_run
 from seqgraph.apps.image.model import build_model, compile_model
-from seqgraph.apps.training import per_replica_batch
+from seqgraph.apps.training import replica_batches
 from seqgraph.datasets import images
 
 
@@ -85,13 +85,20 @@ def fit(config, dataset, train_idx, test_idx, run, distribution, steps_per_epoch
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = steps_per_epoch or int(np.ceil(len(train_idx) / config.batch_size))
     with distribution.scope():
-        model = build_model(config.model, dataset.shape, dataset.num_classes, **config.model_options())
+        model = build_model(
+            config.model,
+            dataset.shape,
+            dataset.num_classes,
+            synchronized=training.distributed(distribution),
+            **config.model_options(),
+        )
         compile_model(model, steps_per_epoch * config.epochs, config.lr, config.weight_decay)
 
-    def train_data(context):  # this input pipeline's share of the images, in per-replica batches
-        share = train_idx[context.input_pipeline_id :: context.num_input_pipelines]
-        batch = per_replica_batch(context, config.batch_size)
-        return images.tf_dataset(dataset, share, batch, shuffle=True, augment=config.augment, seed=config.seed)
+    def train_data(context):  # this input pipeline's replicas' parts of each global batch
+        batches = images.tf_dataset(
+            dataset, train_idx, config.batch_size, shuffle=True, augment=config.augment, seed=config.seed
+        )
+        return replica_batches(batches, context)
 
     test_set = images.tf_dataset(dataset, test_idx, 256)
     start = time.time()

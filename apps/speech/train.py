@@ -6,7 +6,7 @@ import keras
 
 from seqgraph.apps.common import plot_history, save_config, save_keras, strategy, training_run
 from seqgraph.apps.speech.model import build_model, feature_stats, score, trainer
-from seqgraph.apps.training import fit, per_replica_batch
+from seqgraph.apps.training import fit, replica_batches
 from seqgraph.datasets import speech
 
 
@@ -38,10 +38,10 @@ def train(config, out=None, distribute="default", progress="bar", overwrite=Fals
         if run.chief:
             save_config(config, run.path / "config.json", "speech", stats=stats)
 
-        def train_data(context):  # this input pipeline's share of the utterances, in per-replica batches
-            share = train_set[context.input_pipeline_id :: context.num_input_pipelines]
-            batch = per_replica_batch(context, config.batch_size)
-            return speech.tf_dataset(share, batch, shuffle=True, seed=config.seed)[0]
+        def train_data(context):  # this input pipeline's replicas' parts of each global batch
+            return replica_batches(
+                speech.tf_dataset(train_set, config.batch_size, shuffle=True, seed=config.seed)[0], context
+            )
 
         steps = -(-len(train_set) // config.batch_size)
         valid_ds, valid_steps = speech.tf_dataset(valid_set, config.batch_size)
