@@ -345,8 +345,8 @@ _STRATEGY = {}
 
 def strategy(name="default"):
     """The tf.distribute strategy for ``--distribute``: default (one device), mirrored (the
-    local GPUs, else every logical CPU device), multiworker (the workers in ``TF_CONFIG``).
-    Made once per process, on the first call: the ``seqgraph`` command calls it at start-up,
+    local GPUs, else every logical CPU device), multiworker (the workers in ``TF_CONFIG``); the
+    last two with TF's deterministic kernels. Made once per process, on the first call: the ``seqgraph`` command calls it at start-up,
     before any TF op, as multi-worker collectives require."""
     import tensorflow as tf
 
@@ -354,6 +354,10 @@ def strategy(name="default"):
         return tf.distribute.get_strategy()
     if name in _STRATEGY:
         return _STRATEGY[name]
+    # Each replica applies the summed update to its own copy of the weights: with TF's
+    # nondeterministic kernels (sparse updates with repeated rows sum in any order) the copies
+    # would drift apart by rounding, so replicas run the deterministic ones.
+    tf.config.experimental.enable_op_determinism()
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         made = tf.distribute.MirroredStrategy([d.name for d in devices])

@@ -282,10 +282,11 @@ def distributed_fit(
     import tensorflow as tf
 
     iterator = iter(data)
-    with strategy.scope():  # build the optimizer and compiled metrics, as fit does before its first step
-        first = next(iter(data))
-        local = tf.nest.map_structure(lambda x: strategy.experimental_local_results(x)[0], first)
-        model._symbolic_build(data_batch=local)
+    # Build the optimizer and compiled metrics, as fit does before its first step, from the specs
+    # of a replica's batch (a batch drawn from another iterator would advance the reshuffling).
+    spec = tf.nest.map_structure(lambda s: getattr(s, "_value_specs", (s,))[0], data.element_spec)
+    with strategy.scope():
+        model._symbolic_build(data_batch=spec)
 
     @tf.function
     def train_function(iterator):
@@ -374,3 +375,14 @@ def replica_batches(global_batches, context):
         )
 
     return global_batches.flat_map(parts)
+
+
+def per_replica_batch(context, global_batch):
+    """The batch of each replica when ``global_batch`` is split over ``context``'s replicas."""
+    from seqgraph.apps.common import ConfigError
+
+    if global_batch % context.num_replicas_in_sync:
+        raise ConfigError(
+            f"--batch-size {global_batch} must be a multiple of the {context.num_replicas_in_sync} replicas"
+        )
+    return global_batch // context.num_replicas_in_sync

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from seqgraph.apps.common import option, require, require_positive
 
 # The options that shape the network (build_model's keyword arguments).
-MODEL_OPTIONS = ("mels", "dim", "blocks", "heads", "window", "ffn_dim", "lstm_units", "dropout")
+MODEL_OPTIONS = ("mels", "dim", "blocks", "heads", "window", "ffn_dim", "lstm_units", "dropout", "spec_augment")
 
 
 @dataclass
@@ -28,6 +28,7 @@ class SpeechConfig:
     ffn_dim: int = option(192, "hidden units of each block's feed-forward layer")
     lstm_units: int = option(96, "peephole LSTM units in each direction")
     dropout: float = option(0.1, "dropout rate")
+    spec_augment: bool = option(True, "no SpecAugment (random time and frequency masks on the training features)")
     seed: int = option(0, "utterances, initial weights and batch order")
 
     def __post_init__(self):
