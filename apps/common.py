@@ -346,8 +346,9 @@ _STRATEGY = {}
 def strategy(name="default"):
     """The tf.distribute strategy for ``--distribute``: default (one device), mirrored (the
     local GPUs, else every logical CPU device), multiworker (the workers in ``TF_CONFIG``); the
-    last two with TF's deterministic kernels. Made once per process, on the first call: the ``seqgraph`` command calls it at start-up,
-    before any TF op, as multi-worker collectives require."""
+    last two with TF's deterministic kernels. Made once per process, on the first call: the
+    ``seqgraph`` command calls it at start-up, before any TF op, as multi-worker collectives
+    require."""
     import tensorflow as tf
 
     if name == "default":
