@@ -327,6 +327,12 @@ def save_keras(model, path):
         model.save(tmp)
 
 
+def run_config(cls, run, app):
+    """``(config, facts)`` of a finished run folder (``load_config`` of its config.json)."""
+    require_finished(run)
+    return load_config(cls, Path(run) / "config.json", app)
+
+
 def load_model(run):
     """``model.keras`` of a finished run folder, with seqgraph's layers registered."""
     import keras

@@ -3,12 +3,15 @@ TFLite float and int8 -> verify -> publish. An app describes its export in an ``
 (its model, signatures, held-out inputs, Keras' outputs on them and its metric); ``export``
 does the rest, and nothing is moved into place before every check has passed.
 
-Layout (TF Serving's): ``<base>/<version>/`` the SavedModel, ``<base>/<app>.tflite`` and
-``<app>_int8.tflite``, ``<base>/export.json`` (the checks' figures), and ``models.config`` one
-folder up, listing every app.
+Layout (TF Serving's): ``<base>/<version>/`` holds the SavedModel and, beside it, what was
+exported with it: ``<app>.tflite``, ``<app>_int8.tflite``, ``export.json`` (the checks'
+figures) and an app's other files (TF Serving reads only the SavedModel). A version is staged in
+a folder of its own and published by one rename, so a version folder is always whole, and
+concurrent exports take different versions. ``models.config`` one folder up lists every app.
 """
 
 import dataclasses
+import errno
 import os
 import re
 import shutil
@@ -48,7 +51,7 @@ class ExportPlan:
             (int8 activations too, calibrated on ``representative``).
         representative: a callable yielding calibration feeds for static int8.
         float_ops: a regular expression of tensor names kept in float in static int8.
-        files: ``{file name: writer(path)}`` written beside the TFLite files.
+        files: ``{file name: writer(path)}`` written into the version beside the TFLite files.
     """
 
     app: str
@@ -68,14 +71,14 @@ class ExportPlan:
 
 
 def export(plan, base):
-    """Run ``plan``'s export into ``base`` (``saved_models/<app>``); returns the report that is
-    also written to ``base/export.json``. Raises ExportError when a check fails."""
+    """Run ``plan``'s export into a new version of ``base`` (``saved_models/<app>/<version>/``);
+    returns the report that is also written to ``<version>/export.json``. Raises ExportError
+    when a check fails; nothing is published then, and the staging folder is removed."""
     import tensorflow as tf
 
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True)
-    version = next_version(base)
-    tmp = staging(version)
+    tmp = staging(base)
     try:
         reference = [plan.reference(feed) for feed in plan.examples]
         report = {"examples": plan.described, "int8": plan.int8, "keras": plan.score(reference)}
@@ -93,7 +96,6 @@ def export(plan, base):
                 f"the SavedModel's {plan.compare} differ from Keras' by {error:.2e} (more than {plan.tolerance:.0e})"
             )
 
-        lite_files = {}
         for kind, content, lite_model in lite_models(tmp, plan.int8, plan.representative, plan.float_ops):
             outputs = [lite_model(feed) for feed in plan.examples]
             report[f"tflite_{kind}"] = {
@@ -101,20 +103,13 @@ def export(plan, base):
                 "max_abs_error": _max_error(outputs, reference, plan.compare),
                 "bytes": len(content),
             }
-            lite_files[f"{plan.app}.tflite" if kind == "float" else f"{plan.app}_{kind}.tflite"] = content
+            (tmp / (f"{plan.app}.tflite" if kind == "float" else f"{plan.app}_{kind}.tflite")).write_bytes(content)
+        for name, writer in plan.files.items():
+            writer(tmp / name)
+        version = publish(tmp, base, report)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-    publish(tmp, version)
-    for name, content in lite_files.items():
-        with atomic_path(base / name) as tmp_file:
-            tmp_file.write_bytes(content)
-    for name, writer in plan.files.items():
-        with atomic_path(base / name) as tmp_file:
-            writer(tmp_file)
-    report["version"] = int(version.name)
-    write_json(base / "export.json", report)
     write_models_config(base.parent)
     _print_summary(report, version, plan)
     return report
@@ -130,12 +125,11 @@ def _max_error(outputs, reference, name):
 
 
 def _print_summary(report, version, plan):
-    base = version.parent
     files = ", ".join(
         f"{name} ({report[key]['bytes'] / 1e3:,.0f} kB)"
         for key, name in (("tflite_float", f"{plan.app}.tflite"), ("tflite_int8", f"{plan.app}_int8.tflite"))
     )
-    print(f"{version}: SavedModel (signatures {', '.join(plan.signatures)}); {base}/: {files}")
+    print(f"{version}/: SavedModel (signatures {', '.join(plan.signatures)}), {files}, export.json")
     metrics = [k for k, v in report["keras"].items() if isinstance(v, (int, float))]
     print(f"on {plan.described}: " + "".join(f"{m:>12}" for m in metrics) + f"   max |{plan.compare} - Keras|")
     for key, title in (
@@ -157,19 +151,45 @@ def next_version(base):
     return base / str(max(versions, default=0) + 1)
 
 
-def staging(path):
-    """A fresh temporary sibling of ``path`` to write into before renaming it into place."""
-    tmp = Path(path).with_name(f".tmp-{Path(path).name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    if tmp.exists():
-        tmp.unlink()
-    return tmp
+def staging(base):
+    """A new folder ``base/.tmp-export-<pid>-XXXX`` of this process to stage a version in;
+    those that exports killed before they finished left behind (their process is gone) are
+    removed first."""
+    import tempfile
+
+    for old in Path(base).glob(".tmp-export-*-*"):
+        pid = old.name.split("-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".tmp-export-{os.getpid()}-", dir=base))
 
 
-def publish(tmp, path):
-    """Move a verified export into place (atomic rename)."""
-    os.replace(tmp, path)
-    return Path(path)
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def publish(tmp, base, report):
+    """Move the staged version ``tmp`` into place as the next version of ``base``, with
+    ``report`` as its export.json: one rename, which fails if another export took that version
+    number first (then the next is tried). Returns the version folder."""
+    while True:
+        version = next_version(base)
+        report["version"] = int(version.name)
+        write_json(tmp / "export.json", report)
+        try:
+            os.rename(tmp, version)  # a folder is never renamed onto one that holds files
+            return version
+        except OSError as e:
+            if not version.exists():
+                raise
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
 
 
 def write_saved_model(model, path, endpoints):

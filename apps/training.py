@@ -108,9 +108,13 @@ class TrainingState(keras.callbacks.Callback):
         final = self.directory / f"epoch-{self.epoch:05d}"
         tmp = self.directory / f"tmp-{final.name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        np.savez(tmp / "variables.npz", *[keras.ops.convert_to_numpy(v.value) for v in self.variables()])
-        (tmp / "progress.json").write_text(json.dumps({"epoch": self.epoch, "history": self.history}))
+        try:
+            tmp.mkdir()
+            np.savez(tmp / "variables.npz", *[keras.ops.convert_to_numpy(v.value) for v in self.variables()])
+            (tmp / "progress.json").write_text(json.dumps({"epoch": self.epoch, "history": self.history}))
+        except BaseException:  # a full disk, say: the last whole state stays, and no half one
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         for old in self.directory.iterdir():  # older states, and temporary folders of killed runs

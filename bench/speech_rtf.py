@@ -37,11 +37,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args(argv)
     base = Path(args.models)
-    if not (base / "speech_int8.tflite").exists():
-        raise SystemExit(f"error: {base}/speech_int8.tflite not found: run `seqgraph speech export` first")
-    version = max((p for p in base.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    versions = [p for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
+    if not versions:
+        raise SystemExit(f"error: no export in {base}: run `seqgraph speech export` first")
+    version = max(versions, key=lambda p: int(p.name))
     lite = {
-        kind: LiteModel((base / name).read_bytes(), "tflite")
+        kind: LiteModel((version / name).read_bytes(), "tflite")
         for kind, name in (("int8", "speech_int8.tflite"), ("float", "speech.tflite"))
     }
     served = tf.saved_model.load(str(version)).signatures["serving_default"]

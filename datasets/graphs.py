@@ -7,6 +7,7 @@ node) and ``labels [G]``, with nodes and edges stored graph after graph.
 
 import hashlib
 import io
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgraph.datasets import DataError
+from seqgraph.datasets import DataError, zip_errors
 
 TU_URL = "https://www.chrsmrrs.de/graphkerneldatasets/{name}.zip"
 DEFAULT_CACHE = Path(os.environ.get("SEQGRAPH_CACHE", Path.home() / ".cache" / "seqgraph"))
@@ -171,8 +172,16 @@ class _Source:
         if self.path.suffix == ".zip":
             if not self.path.is_file():
                 raise GraphDataError(f"{self.path}: no such zip file")
-            with zipfile.ZipFile(self.path) as z:
-                self.members = {Path(m).name: m for m in z.namelist()}
+            try:
+                with zipfile.ZipFile(self.path) as z:
+                    names = [m for m in z.namelist() if not m.endswith("/")]
+            except zip_errors() as e:
+                raise GraphDataError(f"{self.path}: not a readable zip file ({e})") from None
+            self.members = {}
+            for member in names:
+                other = self.members.setdefault(Path(member).name, member)
+                if other != member:
+                    raise GraphDataError(f"{self.path}: holds {other} and {member}; which one is meant?")
         elif self.path.is_dir():
             folder = self.path / name if (self.path / name / f"{name}_A.txt").exists() else self.path
             self.members = {p.name: p for p in folder.glob(f"{name}_*.txt")}
@@ -199,8 +208,11 @@ class _Source:
     def text(self, part):
         member = self.members[f"{self.name}_{part}.txt"]
         if self.path.suffix == ".zip":
-            with zipfile.ZipFile(self.path) as z:
-                raw = z.read(member)
+            try:
+                with zipfile.ZipFile(self.path) as z:
+                    raw = z.read(member)
+            except zip_errors() as e:
+                raise GraphDataError(f"{self.label(part)}: cannot be read from the zip ({e})") from None
         else:
             raw = Path(member).read_bytes()
         try:
@@ -225,23 +237,32 @@ class _Source:
                 continue
             fields = [f.strip() for f in line.split(",")]
             try:
-                values = [kind(f) if kind is float else _integer(f) for f in fields]
+                values = [_number(f) if kind is float else _integer(f) for f in fields]
             except ValueError:
-                want = "integers" if kind is int else "numbers"
-                raise GraphDataError(f"{self.label(part)}, line {number}: expected {want}, got {line!r}") from None
+                want = "integers (below 2^53 in size)" if kind is int else "finite numbers"
+                raise GraphDataError(f"{self.label(part)}, line {number}: expected {want}, got {line[:80]!r}") from None
             if columns is None:
                 columns = len(values)
             if len(values) != columns:
                 raise GraphDataError(f"{self.label(part)}, line {number}: expected {columns} values, got {len(values)}")
             out.append(values)
-        return np.array(out, dtype=np.float32 if kind is float else np.int64).reshape(-1, columns or 0)
+        if not out:
+            return np.zeros((0, columns or 1), dtype=np.float32 if kind is float else np.int64)
+        return np.array(out, dtype=np.float32 if kind is float else np.int64)
 
 
 def _integer(text):
-    value = float(text)  # accepts "1", "-1", "1.0"; rejects "a"
-    if not value.is_integer():
+    value = float(text)  # accepts "1", "-1", "1.0"; rejects "a", "nan", "inf", "1.5"
+    if not value.is_integer() or abs(value) > 2**53:
         raise ValueError(text)
     return int(value)
+
+
+def _number(text):
+    value = float(text)
+    if not math.isfinite(value) or abs(value) > float(np.finfo(np.float32).max):
+        raise ValueError(text)
+    return value
 
 
 def read_tu(path, name=None):
@@ -334,20 +355,30 @@ def read_json_graphs(path, num_features):
     offset = 0
     for i, item in enumerate(items):
         try:
-            x = np.asarray(item["node_features"], dtype=np.float32)
-            edges = np.asarray(item.get("edges", []), dtype=np.int64).reshape(-1, 2)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            x = np.asarray(item["node_features"], dtype=np.float64)
+            edges = np.asarray(item.get("edges", []), dtype=np.float64).reshape(-1, 2)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise GraphDataError(
                 f"{path}: graph {i}: needs node_features [n, {num_features}] and edges [[sender, receiver], ...] ({e})"
             ) from None
         if x.size == 0:
             raise GraphDataError(f"{path}: graph {i} has no nodes")
+        if not np.all(np.isfinite(x) & (np.abs(x) <= np.finfo(np.float32).max)):
+            raise GraphDataError(
+                f"{path}: graph {i}: node_features hold a value that is not a finite float32 (NaN, Inf)"
+            )
+        whole = np.isfinite(edges) & (edges == np.round(edges))
+        if not whole.all():
+            bad = edges[~whole.all(1)][0].tolist()
+            raise GraphDataError(f"{path}: graph {i}: edges must hold integer node ids, got {bad}")
+        x = x.astype(np.float32)
         if x.ndim != 2 or x.shape[1] != num_features:
             raise GraphDataError(
                 f"{path}: graph {i}: node_features has shape {list(x.shape)}, the model expects [n, {num_features}]"
             )
         if len(edges) and (edges.min() < 0 or edges.max() >= len(x)):
             raise GraphDataError(f"{path}: graph {i}: an edge names a node outside 0..{len(x) - 1}")
+        edges = edges.astype(np.int64)
         features.append(x)
         senders.append(edges[:, 0] + offset)
         receivers.append(edges[:, 1] + offset)
@@ -490,6 +521,17 @@ def stratified_folds(labels, folds, seed=0):
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     indices = np.arange(len(labels))
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        raise GraphDataError(f"all {len(labels)} graphs have one class: classification needs two classes or more")
+    least = int(counts.min())
+    if least < max(folds, 2):
+        raise GraphDataError(
+            f"--folds {folds}: class {int(classes[counts.argmin()])} has {least} graph(s); stratified folds need "
+            f"{max(folds, 2)} or more in every class (use --folds {least} or fewer)"
+            if least >= 2
+            else f"class {int(classes[counts.argmin()])} has a single graph: it cannot be both trained on and held out"
+        )
     if folds == 1:
         train, test = train_test_split(indices, test_size=0.1, stratify=labels, random_state=seed)
         return [(np.sort(train), np.sort(test))]

@@ -100,8 +100,9 @@ def read_folder(path, size=None):
     if not path.is_dir():
         raise ImageDataError(f"{path}: no such folder")
     classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise ImageDataError(f"{path}: expected one subfolder per class, found none")
+    if len(classes) < 2:
+        found = f"only {classes[0]}/" if classes else "none"
+        raise ImageDataError(f"{path}: expected a subfolder per class, two classes or more; found {found}")
     images, labels, shape = [], [], None
     for label, name in enumerate(classes):
         files = sorted(f for f in (path / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
@@ -135,6 +136,16 @@ def split(labels, test_fraction=0.2, seed=0):
     from sklearn.model_selection import train_test_split
 
     indices = np.arange(len(labels))
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        raise ImageDataError(f"all {len(labels)} images have one class: classification needs two classes or more")
+    test = round(test_fraction * len(labels)) if test_fraction < 1 else test_fraction
+    if counts.min() < 2 or test < len(classes) or len(labels) - test < len(classes):
+        raise ImageDataError(
+            f"a stratified split of {len(labels)} images in {len(classes)} classes (the smallest has "
+            f"{counts.min()}) with --test-fraction {test_fraction} leaves a class out of training or test: "
+            "every class needs 2 images or more, and each side one per class"
+        )
     train, test = train_test_split(indices, test_size=test_fraction, stratify=labels, random_state=seed)
     return np.sort(train), np.sort(test)
 

@@ -71,6 +71,9 @@ def read_audio(path, sample_rate=SAMPLE_RATE):
         raise SpeechDataError(f"{path}: not a readable audio file ({e})") from None
     if audio.shape[0] == 0:
         raise SpeechDataError(f"{path}: the file holds no samples")
+    finite = np.isfinite(audio).all(axis=1)
+    if not finite.all():
+        raise SpeechDataError(f"{path}: sample {int(np.argmin(finite))} is not a finite number (NaN or Inf)")
     return resample(audio.mean(axis=1), rate, sample_rate)
 
 
@@ -153,8 +156,17 @@ def digit_corpus(data_dir=None, synthetic_takes=20):
     """``(train, test)`` isolated digits: FSDD's takes 5-49 and 0-4 from ``data_dir``, or without
     it digits spoken by eSpeak NG (``synthetic_takes`` per digit; takes 0-3 held out)."""
     if data_dir:
-        return split_by_take(fsdd(data_dir))
-    return split_by_take(synthetic_digits(takes=synthetic_takes, seed=0), range(4))
+        train, test = split_by_take(fsdd(data_dir))
+        where, held_out = f"{data_dir}", "0-4"
+    else:
+        train, test = split_by_take(synthetic_digits(takes=synthetic_takes, seed=0), range(4))
+        where, held_out = f"--synthetic-takes {synthetic_takes}", "0-3"
+    if not train or not test:
+        raise SpeechDataError(
+            f"{where}: {len(train)} training and {len(test)} held-out recordings; both are needed "
+            f"(takes {held_out} are held out, the rest train)"
+        )
+    return train, test
 
 
 # ----------------------------------------------------------------------------- connected digits
@@ -176,6 +188,8 @@ def connected_digits(
     transcripts like "seven three nine" (the TIDIGITS task). The same seed gives the same list.
     The silence before the first digit and after the last is 0 to ``pause[1]`` seconds: a model
     that only ever saw a pause there fails on recordings that start or end with speech."""
+    if not utterances:
+        raise SpeechDataError("no isolated digits to make connected-digit utterances from")
     rng = np.random.default_rng(seed)
     by_speaker = {}
     for u in utterances:

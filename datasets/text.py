@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgraph.datasets import DataError
+from seqgraph.datasets import DataError, zip_errors
 
 FORMATS = ("text", "lines", "brown", "text8")
 # Training shuffles the centre words within spans of this many (subsampled) tokens, spans in corpus
@@ -40,11 +40,19 @@ def tokenize(text, lowercase=True, tokenizer="words"):
     return _WORD.findall(text) if tokenizer == "words" else text.split()
 
 
-def _decode(data, name):
+ENCODING_ERRORS = ("strict", "replace", "ignore")
+
+
+def _decode(data, name, encoding="utf-8", errors="strict"):
     try:
-        return data.decode("utf-8")
+        return data.decode(encoding, errors)
     except UnicodeDecodeError as e:
-        raise CorpusError(f"{name}: not UTF-8 at byte offset {e.start} ({data[e.start : e.start + 4]!r})") from None
+        raise CorpusError(
+            f"{name}: not {encoding} at byte offset {e.start} ({data[e.start : e.start + 4]!r}); give the corpus's "
+            "--encoding (latin-1, cp1252, ...) or --encoding-errors replace"
+        ) from None
+    except LookupError:
+        raise CorpusError(f"--encoding {encoding}: no such text encoding") from None
 
 
 def _files(path, fmt):
@@ -54,12 +62,15 @@ def _files(path, fmt):
     if not path.exists():
         raise CorpusError(f"{path}: no such file or folder")
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            names = sorted(n for n in z.namelist() if not n.endswith("/"))
-            if fmt == "brown":
-                names = [n for n in names if _BROWN_FILE.search(n)]
-            for name in names:
-                yield f"{path}:{name}", z.read(name)
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = sorted(n for n in z.namelist() if not n.endswith("/"))
+                if fmt == "brown":
+                    names = [n for n in names if _BROWN_FILE.search(n)]
+                for name in names:
+                    yield f"{path}:{name}", z.read(name)
+        except zip_errors() as e:
+            raise CorpusError(f"{path}: not a readable zip file ({e})") from None
         return
     files = (
         [path]
@@ -73,9 +84,16 @@ def _files(path, fmt):
 
 
 def guess_format(path):
-    """brown for a zip or folder of Brown files, text8 for one long line, else text."""
+    """brown for a zip or folder holding Brown's files (ca01 ... cr09), text8 for one long line,
+    else text."""
     path = Path(path)
-    if zipfile.is_zipfile(path) or (path.is_dir() and any(_BROWN_FILE.search(p.name) for p in path.rglob("c*"))):
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                return "brown" if any(_BROWN_FILE.search(n) for n in z.namelist()) else "text"
+        except zip_errors():
+            return "text"  # reading it says what is wrong
+    if path.is_dir() and any(_BROWN_FILE.search(p.name) for p in path.rglob("c*")):
         return "brown"
     if path.is_file():
         with open(path, "rb") as f:
@@ -93,19 +111,22 @@ def embedded_corpus():
     return Path(datapath("lee_background.cor"))
 
 
-def read_corpus(path, fmt="auto", lowercase=True, tokenizer="words"):
+def read_corpus(path, fmt="auto", lowercase=True, tokenizer="words", encoding="utf-8", errors="strict"):
     """Sentences (lists of tokens) of a corpus.
 
-    ``text``: free UTF-8 text, sentences end at . ! ? or a blank line; ``lines``: one sentence
-    per line; ``brown``: NLTK's Brown distribution (``word/TAG`` tokens, tags and punctuation
-    dropped); ``text8``: one line of space-separated words, cut into 10,000-token pieces.
+    ``text``: free text, sentences end at . ! ? or a blank line; ``lines``: one sentence per
+    line; ``brown``: NLTK's Brown distribution (``word/TAG`` tokens, tags and punctuation
+    dropped); ``text8``: one line of space-separated words, cut into 10,000-token pieces. Files
+    are decoded with ``encoding``; ``errors`` (``strict``, ``replace``, ``ignore``) says what
+    to do with bytes it does not allow.
     """
     fmt = guess_format(path) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise ValueError(f"corpus format must be one of {FORMATS} or 'auto', got {fmt!r}")
-    sentences = []
+    sentences, files = [], []
     for name, data in _files(path, fmt):
-        text = _decode(data, name)
+        files.append(name)
+        text = _decode(data, name, encoding, errors)
         if fmt == "text8":
             words = tokenize(text, lowercase, tokenizer)
             sentences += [words[i : i + TEXT8_CHUNK] for i in range(0, len(words), TEXT8_CHUNK)]
@@ -115,7 +136,9 @@ def read_corpus(path, fmt="auto", lowercase=True, tokenizer="words"):
         pieces = _SENTENCE_END.split(text) if fmt == "text" else text.splitlines()
         sentences += [s for s in (tokenize(p, lowercase, tokenizer) for p in pieces) if s]
     if not sentences:
-        raise CorpusError(f"{path}: no words found (format {fmt!r})")
+        read = f"{len(files)} file(s) read, the first {files[0]}" if files else "no files read"
+        hint = "; not Brown's distribution? give --format text" if fmt == "brown" else ""
+        raise CorpusError(f"{path}: no words found (format {fmt!r}: {read}){hint}")
     return sentences
 
 

@@ -69,6 +69,11 @@ def main(argv=None):
     except (DataError, ConfigError, ExportError, RunError, TrainingError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except OSError as e:
+        if e.errno is None:
+            raise
+        print(f"error: {e.filename or ''}: {e.strerror}" if e.filename else f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     except KeyboardInterrupt as e:
         print(str(e) or "interrupted", file=sys.stderr)
         raise SystemExit(130) from None
@@ -207,8 +212,9 @@ def export_command(commands, app, checked_on, int8=None, data_dir_help=None, sum
         f"seqgraph.apps.{app}.serving:export",
         summary or "SavedModel for TF Serving, TFLite float and int8",
         description
-        or f"Writes a SavedModel for TF Serving (OUT/<version>/) and TFLite float and int8 models beside it, each "
-        f"checked on {checked_on} before it is published; the figures go to OUT/export.json.",
+        or f"Writes a new version OUT/<version>/: a SavedModel for TF Serving and TFLite float and int8 models "
+        f"beside it, each checked on {checked_on} before the version is published; the figures go to "
+        "OUT/<version>/export.json.",
         f"seqgraph {app} export --run runs/{app}/demo --out saved_models/{app}",
     )
     run_option(parser, data_dir_help)

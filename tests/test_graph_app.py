@@ -143,12 +143,12 @@ def test_export_serving_and_tflite(trained):
     target = root / "saved_models" / "graph"
     out = _cli("export", "--run", str(run), "--out", str(target), env=env)
     assert "TFLite float" in out.stdout
-    report = json.loads((target / "export.json").read_text())
+    report = json.loads((target / "1" / "export.json").read_text())
     held_out = len(json.loads((run / "config.json").read_text())["held_out"])
     assert report["examples"] == f"{held_out} held-out graphs of SMALL"
     assert report["saved_model"]["max_abs_error"] < 1e-5 and report["tflite_float"]["max_abs_error"] < 1e-4
     assert report["tflite_float"]["accuracy"] == report["keras"]["accuracy"] == report["saved_model"]["accuracy"]
-    assert (target / "graph.tflite").exists() and (target / "graph_int8.tflite").exists()
+    assert (target / "1" / "graph.tflite").exists() and (target / "1" / "graph_int8.tflite").exists()
     # the default int8 model: int8 weights, activations quantised per call
     assert report["int8"] == "dynamic"
     assert report["tflite_int8"]["accuracy"] >= report["tflite_float"]["accuracy"] - 1.5 / held_out
@@ -175,9 +175,9 @@ def test_static_int8_export_has_integer_activations(trained):
     root, run, env, _ = trained
     target = root / "static" / "graph"
     _cli("export", "--run", str(run), "--out", str(target), "--int8", "static", env=env)
-    report = json.loads((target / "export.json").read_text())
+    report = json.loads((target / "1" / "export.json").read_text())
     assert report["int8"] == "static" and report["tflite_int8"]["accuracy"] >= 0
-    interpreter = Interpreter(str(target / "graph_int8.tflite"))
+    interpreter = Interpreter(str(target / "1" / "graph_int8.tflite"))
     assert any(d["dtype"] == np.int8 and "gin_conv" in d["name"] for d in interpreter.get_tensor_details())
 
 

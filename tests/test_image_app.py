@@ -154,11 +154,11 @@ def test_export_serves_uint8_images_and_checks_both_tflite_files(trained):
     root, run, _ = trained
     out = root / "saved_models" / "image"
     _cli("export", "--run", run, "--out", out, "--calibration-images", "50")
-    report = json.loads((out / "export.json").read_text())
+    report = json.loads((out / "1" / "export.json").read_text())
     assert report["version"] == 1 and report["saved_model"]["max_abs_error"] < 1e-4
     assert report["tflite_float"]["max_abs_error"] < 1e-4
     assert report["tflite_float"]["accuracy"] == pytest.approx(report["keras"]["accuracy"], abs=1 / 360)
-    assert (out / "image.tflite").exists() and (out / "image_int8.tflite").exists()
+    assert (out / "1" / "image.tflite").exists() and (out / "1" / "image_int8.tflite").exists()
     assert (out.parent / "models.config").exists()
     serve = tf.saved_model.load(str(out / "1")).signatures["serving_default"]
     assert serve.structured_input_signature[1]["images"].dtype == tf.uint8
@@ -196,6 +196,7 @@ def test_bad_arguments_get_clear_errors(tmp_path):
     assert result.returncode == 2 and "no such folder" in result.stderr
     (tmp_path / "cnn").mkdir()
     (tmp_path / "cnn" / "config.json").write_text('{"model": "cnn"}')
+    (tmp_path / "cnn" / "run.json").write_text('{"app": "image", "status": "finished"}')
     result = _cli("attention-maps", "--run", tmp_path / "cnn", check=False)
     assert result.returncode == 2 and "needs a vit or hybrid run" in result.stderr
     result = _cli("data-scaling", "--fractions", "0", "1", check=False)

@@ -83,7 +83,7 @@ def test_folder_of_class_subfolders(tmp_path):
 def test_bad_folders_and_files_are_named(tmp_path):
     with pytest.raises(ImageDataError, match="no such folder"):
         images.read_folder(tmp_path / "missing")
-    with pytest.raises(ImageDataError, match="one subfolder per class"):
+    with pytest.raises(ImageDataError, match="a subfolder per class, two classes or more; found none"):
         images.read_folder(tmp_path)
     _write_png(tmp_path / "a" / "ok.png", np.zeros((4, 4, 1), np.uint8))
     (tmp_path / "b").mkdir()

@@ -162,15 +162,15 @@ def test_export_serves_vectors_and_neighbours(trained):
     assert [w.decode() for w in top["neighbours"].numpy()[0]] == [vocab.words[i] for i in expected]
     np.testing.assert_allclose(top["cosines"].numpy()[0], cosines[expected], atol=1e-5)
 
-    kv = KeyedVectors.load_word2vec_format(str(base / "vectors.txt"))
+    kv = KeyedVectors.load_word2vec_format(str(base / "1" / "vectors.txt"))
     np.testing.assert_allclose(kv["vehicle5"], vectors[vocab.index["vehicle5"]], atol=1e-5)
-    assert (base / "metadata.tsv").read_text().split() == vocab.words[1:]
-    assert np.loadtxt(base / "vectors.tsv", delimiter="\t").shape == (24, 48)
+    assert (base / "1" / "metadata.tsv").read_text().split() == vocab.words[1:]
+    assert np.loadtxt(base / "1" / "vectors.tsv", delimiter="\t").shape == (24, 48)
 
-    report = json.loads((base / "export.json").read_text())
+    report = json.loads((base / "1" / "export.json").read_text())
     words = np.array([b"animal1", b"vehicle7", b"nope"], dtype=object)
     for name, tolerance in (("skipgram.tflite", 1e-6), ("skipgram_int8.tflite", 0.02)):
-        lite = LiteModel((base / name).read_bytes(), "tflite")({"words": words})
+        lite = LiteModel((base / "1" / name).read_bytes(), "tflite")({"words": words})
         np.testing.assert_allclose(
             lite["vectors"][:2], vectors[[vocab.index["animal1"], vocab.index["vehicle7"]]], atol=tolerance
         )

@@ -155,10 +155,10 @@ def test_export_serves_text_and_converts_to_builtin_tflite(trained):
     root, run, env = trained
     out = root / "saved_models" / "speech"
     _cli("export", "--run", run, "--out", out, "--utterances", "4", env=env)
-    report = json.loads((out / "export.json").read_text())
+    report = json.loads((out / "1" / "export.json").read_text())
     assert report["saved_model"]["wer"] == report["keras"]["wer"]
     assert report["saved_model"]["max_abs_error"] < 1e-3 and report["tflite_float"]["max_abs_error"] < 1e-3
-    assert (out / "speech.tflite").exists() and (out / "speech_int8.tflite").exists()
+    assert (out / "1" / "speech.tflite").exists() and (out / "1" / "speech_int8.tflite").exists()
     serve = tf.saved_model.load(str(out / "1")).signatures["serving_default"]
     wave = speech.synthetic_digits(takes=6, seed=0)[3].audio
     batch = np.zeros((2, len(wave)), np.float32)

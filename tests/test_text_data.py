@@ -43,7 +43,7 @@ def test_text8_is_cut_into_pieces(tmp_path):
 def test_bad_corpora_are_named(tmp_path):
     (tmp_path / "good.txt").write_text("fine words\n")
     (tmp_path / "bad.txt").write_bytes(b"caf\xe9 au lait")
-    with pytest.raises(CorpusError, match=r"bad.txt: not UTF-8 at byte offset 3"):
+    with pytest.raises(CorpusError, match=r"bad.txt: not utf-8 at byte offset 3.*--encoding"):
         text.read_corpus(tmp_path)
     with pytest.raises(CorpusError, match="no such file"):
         text.read_corpus(tmp_path / "missing.txt")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgraph.apps.common import load_config, load_model, write_json
+from seqgraph.apps.common import load_model, run_config, write_json
 from seqgraph.apps.graph.config import GraphConfig
 from seqgraph.apps.graph.model import probabilities
 from seqgraph.datasets import graphs
@@ -13,7 +13,7 @@ from seqgraph.datasets import graphs
 def load_run(run):
     """``(config, facts, model)`` of a run folder: its GraphConfig, the facts config.json keeps
     (label_names, num_features, held_out) and fold 1's model."""
-    config, facts = load_config(GraphConfig, Path(run) / "config.json", "graph")
+    config, facts = run_config(GraphConfig, run, "graph")
     return config, facts, load_model(run)
 
 

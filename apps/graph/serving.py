@@ -17,8 +17,9 @@ FLOAT_IN_INT8 = r"/standardize(_\d+)?/"
 def serving_functions(model, label_names, num_features):
     """``(input_signature, serving_default, tflite)`` on one disjoint batch of graphs.
 
-    ``serving_default`` checks its request (an index past the nodes or graphs becomes an error
-    response, not a wrong answer) and returns ``probabilities [G, C]``, ``label [G]`` and
+    ``serving_default`` checks its request (an index past the nodes or graphs, a graph without
+    nodes, num_graphs above the number of nodes, a feature that is NaN or Inf: an error response,
+    not a wrong answer) and returns ``probabilities [G, C]``, ``label [G]`` and
     ``label_name [G]``; ``tflite`` leaves the checks out (Assert is not a TFLite builtin) and the
     names (no string builtins).
     """
@@ -49,6 +50,13 @@ def serving_functions(model, label_names, num_features):
                 tf.concat([senders, receivers], 0), n, message="senders/receivers index past the number of nodes"
             ),
             tf.debugging.assert_less(graph_ids, num_graphs, message="graph_ids must be < num_graphs"),
+            # Every graph has a node, which bounds num_graphs (and the response) by the nodes sent.
+            tf.debugging.assert_less_equal(num_graphs, n, message="num_graphs must not exceed the number of nodes"),
+            tf.debugging.assert_positive(
+                tf.math.bincount(graph_ids, minlength=num_graphs, maxlength=n),
+                message="every graph 0..num_graphs-1 needs a node (graph_ids)",
+            ),
+            tf.debugging.assert_all_finite(node_features, "node_features must be finite (no NaN or Inf)"),
         ]
         with tf.control_dependencies(checks):
             p = probabilities(node_features, senders, receivers, graph_ids, num_graphs)
@@ -75,7 +83,7 @@ def export(run, out="saved_models/graph", data_dir=None, int8="dynamic"):
             ``static`` (int8 activations too, calibrated on the training graphs).
 
     Returns:
-        The report written to ``<out>/export.json``.
+        The report written to ``<out>/<version>/export.json``.
     """
     config, facts, model = load_run(run)
     dataset = run_dataset(config, data_dir)

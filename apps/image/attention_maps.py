@@ -5,7 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from seqgraph.apps.common import ConfigError, load_config, load_model, pyplot, save_figure
+from seqgraph.apps.common import ConfigError, load_model, pyplot, run_config, save_figure
 from seqgraph.apps.image.config import ImageConfig
 from seqgraph.apps.image.evaluate import run_data
 from seqgraph.apps.image.model import build_model
@@ -27,7 +27,7 @@ def rollout(weights):
 def attention_maps(run, data_dir=None, count=8):
     """Attention rollout maps of ``count`` test images under a vit or hybrid run, with the true
     and predicted classes: ``run/attention_maps.png``. Returns its path."""
-    config, facts = load_config(ImageConfig, Path(run) / "config.json", "image")
+    config, facts = run_config(ImageConfig, run, "image")
     if config.model == "cnn":
         raise ConfigError(f"{run}: attention-maps needs a vit or hybrid run (a cnn has no attention)")
     model = load_model(run)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgraph.apps.common import load_config, load_model, pyplot, save_figure, write_json
+from seqgraph.apps.common import load_model, pyplot, run_config, save_figure, write_json
 from seqgraph.apps.image.config import ImageConfig
 from seqgraph.apps.image.model import class_probabilities
 from seqgraph.apps.image.train import load_images
@@ -14,7 +14,7 @@ from seqgraph.datasets import images
 def load_run(run):
     """``(config, facts, model)`` of a run folder: its ImageConfig, the facts config.json keeps
     (class_names, shape) and the model."""
-    config, facts = load_config(ImageConfig, Path(run) / "config.json", "image")
+    config, facts = run_config(ImageConfig, run, "image")
     return config, facts, load_model(run)
 
 

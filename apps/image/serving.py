@@ -42,7 +42,7 @@ def export(run, out="saved_models/image", data_dir=None, int8="static", calibrat
         calibration_images: training images for static calibration.
 
     Returns:
-        The report written to ``<out>/export.json``.
+        The report written to ``<out>/<version>/export.json``.
     """
     config, facts, model = load_run(run)
     dataset, train_idx, test_idx = run_data(config, facts, data_dir)

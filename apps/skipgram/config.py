@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from seqgraph.apps.common import option, require, require_positive
-from seqgraph.datasets.text import FORMATS, SHUFFLE_SPAN
+from seqgraph.datasets.text import ENCODING_ERRORS, FORMATS, SHUFFLE_SPAN
 
 
 @dataclass
@@ -17,6 +17,10 @@ class SkipgramConfig:
         "text8-style file (default: gensim's Lee corpus)",
     )
     format: str = option("auto", "the corpus format", choices=("auto",) + FORMATS)
+    encoding: str = option("utf-8", "the corpus files' text encoding (latin-1, cp1252, ...)")
+    encoding_errors: str = option(
+        "strict", "bytes the encoding does not allow: an error, or replaced, or dropped", choices=ENCODING_ERRORS
+    )
     lowercase: bool = option(True, "keep the tokens' case")
     tokenizer: str = option(
         "words", "words: runs of letters and digits; whitespace: split on spaces", choices=("words", "whitespace")
@@ -47,3 +51,4 @@ class SkipgramConfig:
             self, "dim", "window", "negative", "min_count", "max_vocab", "epochs", "batch_size", "shuffle_span"
         )
         require(self.sample >= 0, "sample", f"must be >= 0, got {self.sample}")
+        require(self.encoding_errors in ENCODING_ERRORS, "encoding_errors", f"cannot be {self.encoding_errors!r}")

@@ -4,7 +4,7 @@ nearest words."""
 import logging
 from pathlib import Path
 
-from seqgraph.apps.common import load_config, load_model, write_json
+from seqgraph.apps.common import load_model, run_config, write_json
 from seqgraph.apps.skipgram.config import SkipgramConfig
 from seqgraph.apps.skipgram.model import word_vectors
 from seqgraph.datasets import text
@@ -63,7 +63,7 @@ def print_evaluation(result):
 def load_run(run):
     """(config, vocabulary, word vectors [V, dim]) of a run folder."""
     run = Path(run)
-    config, _ = load_config(SkipgramConfig, run / "config.json", "skipgram")
+    config, _ = run_config(SkipgramConfig, run, "skipgram")
     vocab = text.Vocabulary.load(run / "vocab.tsv")
     vectors = word_vectors(load_model(run))
     if len(vectors) != len(vocab):

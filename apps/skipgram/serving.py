@@ -64,7 +64,7 @@ def export(run, out="saved_models/skipgram"):
     format, for gensim) and ``vectors.tsv`` + ``metadata.tsv`` (TensorBoard's projector).
 
     Returns:
-        The report written to ``<out>/export.json``.
+        The report written to ``<out>/<version>/export.json``.
     """
     from gensim.models import KeyedVectors
 

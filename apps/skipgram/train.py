@@ -40,9 +40,16 @@ def train(config, out=None, distribute="default", progress="bar", overwrite=Fals
     """
     distribution = strategy(distribute)
     path = Path(config.corpus) if config.corpus else text.embedded_corpus()
-    sentences = text.read_corpus(path, config.format, lowercase=config.lowercase, tokenizer=config.tokenizer)
+    sentences = text.read_corpus(
+        path, config.format, config.lowercase, config.tokenizer, config.encoding, config.encoding_errors
+    )
     vocab = text.Vocabulary.build(sentences, config.min_count, config.max_vocab)
     ids, sentence_ids = vocab.encode(sentences)
+    if len(ids) == 0 or np.bincount(sentence_ids).max() < 2:
+        raise text.CorpusError(
+            f"{path}: no training pairs: no sentence has two words seen --min-count {config.min_count} times or more "
+            f"({len(sentences)} sentences, {len(vocab) - 1} words kept)"
+        )
     raw_tokens = sum(len(s) for s in sentences)
     print(
         f"{path}: {len(sentences)} sentences, {raw_tokens} tokens; vocabulary {len(vocab) - 1} words "
@@ -189,6 +196,8 @@ def fit_vectors(
         )
 
     dataset, steps = passes(batch_size)
+    if steps == 0:  # a pass would be empty: training would wait for a batch forever
+        raise text.CorpusError(f"no training pairs in a pass over {len(ids)} tokens (subsampling --sample {sample}?)")
 
     def train_data(context):  # endless; each input pipeline takes every num_input_pipelines-th call
         if not training.distributed(distribution):

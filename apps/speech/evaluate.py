@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqgraph.apps.common import atomic_path, load_config, load_model, write_json
+from seqgraph.apps.common import atomic_path, load_model, run_config, write_json
 from seqgraph.apps.speech.config import SpeechConfig
 from seqgraph.apps.speech.model import score, transcribe_batch
 from seqgraph.datasets import speech
@@ -14,7 +14,7 @@ from seqgraph.datasets import speech
 def load_run(run):
     """``(config, facts, model)`` of a run folder: its SpeechConfig, the facts config.json keeps
     (the feature statistics) and the model."""
-    config, facts = load_config(SpeechConfig, Path(run) / "config.json", "speech")
+    config, facts = run_config(SpeechConfig, run, "speech")
     return config, facts, load_model(run)
 
 

@@ -36,6 +36,7 @@ def serving_functions(model):
             tf.debugging.assert_equal(
                 tf.shape(lengths)[0], tf.shape(waveform)[0], message="lengths needs one entry per waveform"
             ),
+            tf.debugging.assert_all_finite(waveform, "waveform must be finite (no NaN or Inf)"),
         ]
         with tf.control_dependencies(checks):
             out, ids = recognise(waveform, lengths)
@@ -66,7 +67,7 @@ def export(run, out="saved_models/speech", data_dir=None, utterances=100, int8="
         calibration_utterances: training digits for static calibration.
 
     Returns:
-        The report written to ``<out>/export.json``.
+        The report written to ``<out>/<version>/export.json``.
     """
     import jiwer
 
