@@ -47,19 +47,19 @@ SPEECH_EXAMPLES := $(EXAMPLES)/three_one_four.wav $(EXAMPLES)/nine.wav $(EXAMPLE
 demo: $(VENV)/.installed
 	$(SEQGRAPH) layer-demo
 	$(SEQGRAPH) examples $(EXAMPLES)
-	$(SEQGRAPH) graph train --dataset synthetic --model gin --folds 1 --epochs 30 --progress epoch --out $(GRAPH_RUN)
+	$(SEQGRAPH) graph train --dataset synthetic --model gin --folds 1 --epochs 30 --progress epoch --out $(GRAPH_RUN) --overwrite
 	$(SEQGRAPH) graph evaluate --run $(GRAPH_RUN)
 	$(SEQGRAPH) graph export --run $(GRAPH_RUN)
 	$(SEQGRAPH) graph predict --run $(GRAPH_RUN) $(EXAMPLES)/graphs.json
-	$(SEQGRAPH) skipgram train --epochs 40 --out $(SKIPGRAM_RUN)
+	$(SEQGRAPH) skipgram train --epochs 40 --out $(SKIPGRAM_RUN) --overwrite
 	$(SEQGRAPH) skipgram neighbors --run $(SKIPGRAM_RUN) -k 5 government police fire president
 	$(SEQGRAPH) skipgram export --run $(SKIPGRAM_RUN)
-	$(SEQGRAPH) image train --model hybrid --patch-size 2 --epochs 30 --progress epoch --out $(IMAGE_RUN)
+	$(SEQGRAPH) image train --model hybrid --patch-size 2 --epochs 30 --progress epoch --out $(IMAGE_RUN) --overwrite
 	$(SEQGRAPH) image evaluate --run $(IMAGE_RUN)
 	$(SEQGRAPH) image attention-maps --run $(IMAGE_RUN)
 	$(SEQGRAPH) image export --run $(IMAGE_RUN)
 	$(SEQGRAPH) image predict --run $(IMAGE_RUN) $(EXAMPLES)/digit_2.png $(EXAMPLES)/digit_5.png $(EXAMPLES)/digit_7.png
-	$(SEQGRAPH) speech train --utterances 1600 --epochs 12 --progress epoch --out $(SPEECH_RUN)
+	$(SEQGRAPH) speech train --utterances 1600 --epochs 12 --progress epoch --out $(SPEECH_RUN) --overwrite
 	$(SEQGRAPH) speech evaluate --run $(SPEECH_RUN)
 	$(SEQGRAPH) speech say --out-dir $(EXAMPLES) "three one four" "nine" "two zero two six"
 	$(SEQGRAPH) speech transcribe --run $(SPEECH_RUN) $(SPEECH_EXAMPLES)
