@@ -127,14 +127,17 @@ def tensorboard(directory):
     """``[keras.callbacks.TensorBoard]`` writing scalars per epoch and the model graph to
     ``directory``, or ``[]`` (said once) when the tensorboard package, which writes them, is not
     installed."""
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        if not getattr(tensorboard, "said", False):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        if not _SAID["tensorboard"]:
             print("no TensorBoard logs: pip install 'seqgraph[tensorboard]' to have them", file=sys.stderr)
-            tensorboard.said = True
+            _SAID["tensorboard"] = True
         return []
     return [keras.callbacks.TensorBoard(directory, write_graph=True, profile_batch=0)]
+
+
+_SAID = {"tensorboard": False}
 
 
 @contextlib.contextmanager
