@@ -22,7 +22,7 @@ def atomic_path(path):
     """Yield a temporary sibling of ``path`` to write; it replaces ``path`` only if the block
     succeeds, so a failed run never leaves a half-written file (or loses the old one)."""
     path = Path(path)
-    tmp = path.with_name(f"tmp-{path.name}")  # keeps the suffix: savefig/model.save read it
+    tmp = path.with_name(f"tmp-{os.getpid()}-{path.name}")  # keeps the suffix: savefig/model.save read it
     try:
         yield tmp
         os.replace(tmp, path)

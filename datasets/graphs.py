@@ -123,7 +123,7 @@ class GraphDataset:
         """Save (no pickle) through a temp file, so a cache is never half-written."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per process: workers share caches
         with open(tmp, "wb") as f:
             np.savez_compressed(
                 f,
@@ -429,7 +429,7 @@ def download_tu(name, data_dir):
 
     target = Path(data_dir) / f"{name}.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
     try:
         with urllib.request.urlopen(TU_URL.format(name=name), timeout=60) as response, open(tmp, "wb") as f:
             f.write(response.read())

@@ -316,7 +316,7 @@ def synthetic_digits(takes=20, seed=0, sample_rate=SAMPLE_RATE, cache_dir=DEFAUL
             audio = resample(samples.astype(np.float32) / 32768.0, espeak.rate, sample_rate)
             utterances.append(Utterance(word, voice, take, audio=audio))
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f"tmp-{cache.name}")
+    tmp = cache.with_name(f"tmp-{os.getpid()}-{cache.name}")  # one per process: workers share it
     np.savez(
         tmp,
         transcripts=np.array([u.transcript for u in utterances]),

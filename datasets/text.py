@@ -212,7 +212,7 @@ class Vocabulary:
     def save(self, path):
         """``word<TAB>count`` per line, in id order."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text("".join(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts)), encoding="utf-8")
         os.replace(tmp, path)
 

@@ -688,3 +688,35 @@ def test_fuzz_speech_serving():
         assert result["text"].shape == (batch,) and np.isfinite(result["logits"].numpy()).all()
         outcomes.append("answer")
     assert outcomes.count("error") > 30 and outcomes.count("answer") > 10
+
+
+def test_workers_filling_one_cache_at_once_do_not_collide(tmp_path):
+    """Two workers of a cluster read the same dataset into one cache: each writes its own
+    temporary file (a shared name made one of them fail, "MUTAG.npz.tmp: No such file")."""
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(5, 30, 3000)  # big enough that writing the cache takes a while
+    indicator = np.repeat(np.arange(1, len(sizes) + 1), sizes)
+    starts = np.concatenate([[1], np.cumsum(sizes)[:-1] + 1])
+    edges = np.concatenate([np.stack([starts + i, starts + i + 1], 1)[sizes > i + 1] for i in range(30)])
+    write_tu(
+        tmp_path / "data" / "TOY",
+        A="".join(f"{a}, {b}\n" for a, b in edges),
+        graph_indicator="".join(f"{g}\n" for g in indicator),
+        graph_labels="".join(f"{g % 2}\n" for g in range(len(sizes))),
+        node_labels="".join(f"{v}\n" for v in rng.integers(0, 5, len(indicator))),
+        node_attributes="".join(f"{v:.6f}, {w:.6f}\n" for v, w in rng.normal(size=(len(indicator), 2))),
+    )
+    script = (
+        "import sys; from seqgraph.datasets import graphs; "
+        "print(graphs.load_tu('TOY', sys.argv[1], cache_dir=sys.argv[2]).num_graphs)"
+    )
+    for attempt in range(3):
+        cache = tmp_path / f"cache{attempt}"
+        readers = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(tmp_path / "data"), str(cache)], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        assert [r.communicate(timeout=120)[0].strip() for r in readers] == ["3000"] * 4
+        assert [p.name for p in (cache / "tu").iterdir()] == ["TOY.npz"]
