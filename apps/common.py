@@ -279,8 +279,10 @@ def training_run(app, out, config, overwrite=False, strategy=None):
             import tempfile
 
             path = Path(tempfile.mkdtemp(prefix=f"seqgraph-{app}-worker-"))
-        if resumes:
+        if resumes and chief:  # other workers may read run.json after the chief has counted this resume
             print(f"resuming the run in {folder} (resumed {resumes} time(s))")
+        elif resumes:
+            print(f"resuming the run in {folder}")
         try:
             yield Run(folder, path, chief, resumes)
         finally:

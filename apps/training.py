@@ -235,18 +235,25 @@ def fit(
             workers = strategy.extended._num_workers if hasattr(strategy.extended, "_num_workers") else 1
             print(f"training on {strategy.num_replicas_in_sync} replica(s), {workers} worker(s)", flush=True)
             data = strategy.distribute_datasets_from_function(resumed_data)
-            distributed_fit(
-                model,
-                strategy,
-                data,
-                steps_per_epoch,
-                epochs,
-                keeper.epoch,
-                callbacks,
-                progress,
-                validation_data,
-                validation_steps,
-            )
+            try:
+                distributed_fit(
+                    model,
+                    strategy,
+                    data,
+                    steps_per_epoch,
+                    epochs,
+                    keeper.epoch,
+                    callbacks,
+                    progress,
+                    validation_data,
+                    validation_steps,
+                )
+            except (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.DeadlineExceededError) as e:
+                kept = f"{run.folder} keeps the state after epoch {keeper.epoch}; " if run else ""
+                raise TrainingError(
+                    f"the cluster lost a worker ({type(e).__name__}: {e.message.splitlines()[0][:160]}); "
+                    f"{kept}start the same command on every worker to resume"
+                ) from None
         else:
             model.fit(
                 resumed_data(tf.distribute.InputContext()),
