@@ -120,15 +120,19 @@ class TrainingError(RuntimeError):
 RUN_STATE = "run.json"  # {"app", "status": "training" | "finished", "resumes", ...}, written last
 
 
+def run_state(folder):
+    """The run.json of ``folder`` as a dict (``{}``: no run). A folder of seqgraph 0.1 or 0.2,
+    which wrote no run.json, is a finished run if it holds a metrics.json."""
+    folder = Path(folder)
+    if (folder / RUN_STATE).exists():
+        return json.loads((folder / RUN_STATE).read_text())
+    return {"status": "finished"} if (folder / "metrics.json").exists() else {}
+
+
 def run_status(folder):
     """``"finished"``, ``"training"`` (unfinished: stopped, crashed or running), or None (no
-    run). A folder of seqgraph 0.1 or 0.2, which wrote no run.json, is finished if it holds a
-    metrics.json."""
-    folder = Path(folder)
-    state = folder / RUN_STATE
-    if state.exists():
-        return json.loads(state.read_text())["status"]
-    return "finished" if (folder / "metrics.json").exists() else None
+    run)."""
+    return run_state(folder).get("status")
 
 
 def require_finished(folder):
@@ -245,29 +249,26 @@ def training_run(app, out, config, overwrite=False, strategy=None):
         run.finish(metrics)
     ```
     """
-    folder = Path(out) if out else Path("runs") / app / time.strftime("%Y%m%d-%H%M%S")
+    folder = _folder(app, out)
     chief = is_chief(strategy)
     lock = None
     if chief:
         folder.mkdir(parents=True, exist_ok=True)
         lock = _lock(folder)
     try:
-        status = run_status(folder) if folder.exists() else None
-        leftovers = folder.exists() and any(p.name != ".lock" for p in folder.iterdir())
-        resumes = 0
-        if overwrite:
-            status = None
-        elif status == "finished":
+        state = run_state(folder)
+        status, resumes = state.get("status"), 0
+        if status == "finished" and not overwrite:
             raise RunError(f"{folder} holds a finished run: choose another --out, or add --overwrite to replace it")
-        elif status == "training":
+        if status == "training" and not overwrite:
             changed = _same_options(folder, config) if (folder / "config.json").exists() else []
             if changed:
                 raise RunError(
                     f"{folder} holds an unfinished run started with other options ({'; '.join(changed)}): "
                     f"resume it with `{resume_command(folder)}`, or add --overwrite to start again"
                 )
-            resumes = json.loads((folder / RUN_STATE).read_text()).get("resumes", 0) + 1
-        elif leftovers:
+            resumes = state.get("resumes", 0) + 1
+        if status is None and not overwrite and folder.exists() and any(p.name != ".lock" for p in folder.iterdir()):
             raise RunError(f"{folder} is not empty and holds no seqgraph run: choose another --out, or add --overwrite")
         if chief:
             if overwrite:
@@ -317,9 +318,14 @@ def _lock(folder):
     return handle
 
 
+def _folder(app, out):
+    """``out``, or ``runs/<app>/<timestamp>``."""
+    return Path(out) if out else Path("runs") / app / time.strftime("%Y%m%d-%H%M%S")
+
+
 def run_dir(app, out=None):
     """``out`` or ``runs/<app>/<timestamp>/``, created (for outputs that are not training runs)."""
-    path = Path(out) if out else Path("runs") / app / time.strftime("%Y%m%d-%H%M%S")
+    path = _folder(app, out)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -336,12 +342,12 @@ def run_config(cls, run, app):
 
 
 def load_model(run):
-    """``model.keras`` of a finished run folder, with seqgraph's layers registered."""
+    """``model.keras`` of a run folder (checked finished by ``run_config``, which every app
+    reads first), with seqgraph's layers registered."""
     import keras
 
     from seqgraph import layers  # noqa: F401  (registers the custom layers)
 
-    require_finished(run)
     path = Path(run) / "model.keras"
     if not path.exists():
         raise RunError(f"{path} not found (is --run a folder written by `train`?)")

@@ -6,6 +6,7 @@ Images stay uint8 ``[N, H, W, C]`` up to the model: it rescales them itself, so 
 takes raw pixels (DESIGN.md's serving contract).
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def split(labels, test_fraction=0.2, seed=0):
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2:
         raise ImageDataError(f"all {len(labels)} images have one class: classification needs two classes or more")
-    test = round(test_fraction * len(labels)) if test_fraction < 1 else test_fraction
+    test = math.ceil(test_fraction * len(labels))  # as scikit-learn counts it
     if counts.min() < 2 or test < len(classes) or len(labels) - test < len(classes):
         raise ImageDataError(
             f"a stratified split of {len(labels)} images in {len(classes)} classes (the smallest has "

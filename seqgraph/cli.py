@@ -72,7 +72,7 @@ def main(argv=None):
     except OSError as e:
         if e.errno is None:
             raise
-        print(f"error: {e.filename or ''}: {e.strerror}" if e.filename else f"error: {e}", file=sys.stderr)
+        print(f"error: {e.filename}: {e.strerror}" if e.filename else f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt as e:
         print(str(e) or "interrupted", file=sys.stderr)

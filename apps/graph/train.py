@@ -63,7 +63,7 @@ def train(config, out=None, distribute="default", progress="bar", overwrite=Fals
                 continue
             print(f"fold {fold + 1}/{config.folds}: {len(train_idx)} training graphs, {len(test_idx)} held out")
             model, history, seconds = fit_fold(config, dataset, train_idx, test_idx, fold, run, distribution, progress)
-            steps = (config.steps_per_epoch or -(-len(train_idx) // config.batch_size)) * config.epochs
+            steps = epoch_steps(config, train_idx) * config.epochs
             done.append(
                 {
                     "history": history,
@@ -126,7 +126,7 @@ def fit_fold(config, dataset, train_idx, test_idx, fold, run=None, distribution=
         )
 
     test_set = graphs.tf_dataset(dataset, test_idx, 128)
-    steps = config.steps_per_epoch or -(-len(train_idx) // config.batch_size)  # one pass unless told otherwise
+    steps = epoch_steps(config, train_idx)
     keras.utils.set_random_seed(config.seed + fold)
     with distribution.scope():
         model = build_model(
@@ -157,6 +157,11 @@ def fit_fold(config, dataset, train_idx, test_idx, fold, run=None, distribution=
         logs=f"logs/fold-{fold + 1}" if config.folds > 1 else "logs",
     )
     return model, history, time.time() - start
+
+
+def epoch_steps(config, train_idx):
+    """Training steps per epoch: one pass over ``train_idx`` unless ``--steps-per-epoch`` says."""
+    return config.steps_per_epoch or -(-len(train_idx) // config.batch_size)
 
 
 def graphs_seen(num_graphs, batch_size, steps):
