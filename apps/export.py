@@ -3,11 +3,13 @@ TFLite float and int8 -> verify -> publish. An app describes its export in an ``
 (its model, signatures, held-out inputs, Keras' outputs on them and its metric); ``export``
 does the rest, and nothing is moved into place before every check has passed.
 
-Layout (TF Serving's): ``<base>/<version>/`` holds the SavedModel and, beside it, what was
-exported with it: ``<app>.tflite``, ``<app>_int8.tflite``, ``export.json`` (the checks'
-figures) and an app's other files (TF Serving reads only the SavedModel). A version is staged in
-a folder of its own and published by one rename, so a version folder is always whole, and
-concurrent exports take different versions. ``models.config`` one folder up lists every app.
+Layout (TF Serving's): ``<base>/<version>/`` holds the SavedModel (its warmup requests in
+``assets.extra/``) and, beside it, what was exported with it: ``<app>.tflite``,
+``<app>_int8.tflite`` (with the files an app on a device needs: ``labels.txt`` or
+``alphabet.txt``), ``export.json`` (the checks' figures) and an app's other files (TF Serving
+reads only the SavedModel). A version is staged in a folder of its own and published by one
+rename, so a version folder is always whole, and concurrent exports take different versions.
+``models.config`` one folder up lists every app (``apps.tf_serving``).
 """
 
 import dataclasses
@@ -21,7 +23,11 @@ from typing import Callable
 
 import numpy as np
 
-from seqgraph.apps.common import atomic_path, native_messages_hidden, write_json
+from seqgraph.apps import tf_serving
+from seqgraph.apps.common import native_messages_hidden, write_json
+
+LITE_SIGNATURE = "serving_default"  # the signature key in the .tflite files
+WARMUP_REQUESTS = 8  # held-out requests per version replayed by TF Serving when it loads it
 
 
 class ExportError(RuntimeError):
@@ -36,10 +42,11 @@ class ExportPlan:
         app: the app's name (``graph``): the TFLite files are ``<app>.tflite``, ``<app>_int8.tflite``.
         model: the Keras model, or a ``tf.Module``, that the signatures call (its variables are saved).
         signatures: TF Serving signatures, ``{name: (function, [tf.TensorSpec, ...])}``; one of them
-            is ``serving_default``.
-        lite: ``(function, input_signature)`` converted to TFLite (builtin ops only), saved beside
-            the others as the signature ``tflite``.
-        examples: held-out inputs, a list of feed dicts for ``serving_default``.
+            is ``serving_default``. They are the only signatures of the served SavedModel.
+        lite: ``(function, input_signature)`` converted to TFLite (builtin ops only) from a
+            SavedModel of its own, as the .tflite's signature ``serving_default``.
+        examples: held-out inputs, a list of feed dicts for ``serving_default``; the first
+            ``WARMUP_REQUESTS`` are also the version's warmup requests.
         reference: ``feed -> {output name: array}``: what Keras computes on a feed (the outputs
             named as the signatures name them).
         score: ``[outputs, ...] -> {metric: value}``, from the outputs on every example (of any
@@ -52,6 +59,16 @@ class ExportPlan:
         representative: a callable yielding calibration feeds for static int8.
         float_ops: a regular expression of tensor names kept in float in static int8.
         files: ``{file name: writer(path)}`` written into the version beside the TFLite files.
+        lite_files: ``{file name: text}`` that a device app needs with the TFLite files
+            (``labels.txt``: the class names, line i for output i), written beside them.
+        lite_metadata: facts for a device app (label names, alphabet), embedded as JSON in both
+            .tflite files (the metadata entry ``seqgraph``, with the inputs' and outputs' names,
+            dtypes and shapes).
+        warmup: more warmup requests, ``[(signature name, feed), ...]`` (other signatures).
+        batching: whether TF Serving may batch requests of this model (each input's first
+            dimension is the batch): writes ``batching_params.pbtxt`` into the version.
+        pad_batches: pad inputs of different lengths when batching (``lengths`` says which
+            samples are real).
     """
 
     app: str
@@ -68,21 +85,34 @@ class ExportPlan:
     representative: Callable = None
     float_ops: str = None
     files: dict = dataclasses.field(default_factory=dict)
+    lite_files: dict = dataclasses.field(default_factory=dict)
+    lite_metadata: dict = dataclasses.field(default_factory=dict)
+    warmup: list = dataclasses.field(default_factory=list)
+    batching: bool = False
+    pad_batches: bool = False
 
 
-def export(plan, base):
-    """Run ``plan``'s export into a new version of ``base`` (``saved_models/<app>/<version>/``);
-    returns the report that is also written to ``<version>/export.json``. Raises ExportError
-    when a check fails; nothing is published then, and the staging folder is removed."""
+def export(plan, base, label="stable", serving_base=None):
+    """Run ``plan``'s export into a new version of ``base`` (``saved_models/<app>/<version>/``)
+    and give it ``label`` in ``models.config`` one folder up (``serving_base``: the folder that
+    holds the apps inside the server, ``/models`` unless models.config says otherwise). Returns
+    the report that is also written to ``<version>/export.json``. Raises ExportError when a check
+    fails; nothing is published then, and the staging folder is removed."""
     import tensorflow as tf
 
     base = Path(base)
+    if not tf_serving.LABEL.match(label):
+        raise tf_serving.ServingConfigError(f"--label {label!r}: TF Serving takes letters, digits and _ only")
     base.mkdir(parents=True, exist_ok=True)
     tmp = staging(base)
     try:
         reference = [plan.reference(feed) for feed in plan.examples]
         report = {"examples": plan.described, "int8": plan.int8, "keras": plan.score(reference)}
-        write_saved_model(plan.model, tmp, {**plan.signatures, "tflite": plan.lite})
+        write_saved_model(plan.model, tmp, plan.signatures)
+        warmup = [("serving_default", feed) for feed in plan.examples[:WARMUP_REQUESTS]] + plan.warmup
+        tf_serving.write_warmup(tmp, plan.app, warmup)
+        if plan.batching:
+            tf_serving.write_batching_params(tmp, plan.pad_batches)
 
         serve = tf.saved_model.load(str(tmp)).signatures["serving_default"]
         served = [
@@ -96,7 +126,12 @@ def export(plan, base):
                 f"the SavedModel's {plan.compare} differ from Keras' by {error:.2e} (more than {plan.tolerance:.0e})"
             )
 
-        for kind, content, lite_model in lite_models(tmp, plan.int8, plan.representative, plan.float_ops):
+        lite_saved_model = tmp / ".lite"  # the TFLite signature's own SavedModel: never served
+        write_saved_model(plan.model, lite_saved_model, {LITE_SIGNATURE: plan.lite})
+        metadata = {"app": plan.app, **plan.lite_metadata}
+        for kind, content, lite_model in lite_models(
+            lite_saved_model, plan.int8, plan.representative, plan.float_ops, metadata=metadata
+        ):
             outputs = [lite_model(feed) for feed in plan.examples]
             report[f"tflite_{kind}"] = {
                 **plan.score(outputs),
@@ -104,14 +139,18 @@ def export(plan, base):
                 "bytes": len(content),
             }
             (tmp / (f"{plan.app}.tflite" if kind == "float" else f"{plan.app}_{kind}.tflite")).write_bytes(content)
+        shutil.rmtree(lite_saved_model)
+        for name, text in plan.lite_files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
         for name, writer in plan.files.items():
             writer(tmp / name)
         version = publish(tmp, base, report)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    write_models_config(base.parent)
+    config = tf_serving.update_models_config(base.parent, base.name, label, int(version.name), serving_base)
     _print_summary(report, version, plan)
+    print(f"{config}: {base.name} {label} -> version {version.name}")
     return report
 
 
@@ -212,10 +251,11 @@ def write_saved_model(model, path, endpoints):
         tf.saved_model.save(model, str(path), signatures=signatures)
 
 
-def lite_models(saved_model, int8, representative=None, float_ops=None, signature="tflite"):
+def lite_models(saved_model, int8, representative=None, float_ops=None, signature=LITE_SIGNATURE, metadata=None):
     """``(kind, content, LiteModel)`` for the float and the int8 conversion of ``signature``;
     ``int8`` is "dynamic" (int8 weights, activations quantised per call) or "static" (calibrated
-    on ``representative``, ``float_ops`` kept in float). Stops the export on a Flex op."""
+    on ``representative``, ``float_ops`` kept in float). ``metadata`` (a dict) is embedded in
+    each (``with_metadata``). Stops the export on a Flex op."""
     for kind in ("float", "int8"):
         if kind == "float":
             content = convert_tflite(saved_model, signature)
@@ -223,9 +263,66 @@ def lite_models(saved_model, int8, representative=None, float_ops=None, signatur
             content = convert_tflite(saved_model, signature, dynamic_range=True)
         else:
             content = convert_tflite(saved_model, signature, representative, float_ops)
+        if metadata is not None:
+            content = with_metadata(
+                content, signature, {**metadata, "quantization": "none" if kind == "float" else int8}
+            )
         lite_model = LiteModel(content, signature)
         lite_model.require_builtins(kind)
         yield kind, content, lite_model
+
+
+def with_metadata(content, signature, facts):
+    """``content`` (a .tflite) with the metadata entry ``seqgraph``: ``facts`` and the signature's
+    inputs and outputs (name, dtype, shape with -1 where the size is free), as UTF-8 JSON.
+    (The TFLite Support library's metadata format needs a protobuf older than TensorFlow's; this
+    entry is read with any flatbuffers reader: see ``read_metadata``.)"""
+    import json
+
+    from ai_edge_litert.interpreter import Interpreter
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    runner = Interpreter(model_content=content).get_signature_runner(signature)
+
+    def tensors(details):
+        return [
+            {"name": name, "dtype": _dtype_name(d["dtype"]), "shape": [int(n) for n in d["shape_signature"]]}
+            for name, d in sorted(details.items())
+        ]
+
+    facts = {
+        **facts,
+        "signature": signature,
+        "inputs": tensors(runner.get_input_details()),
+        "outputs": tensors(runner.get_output_details()),
+    }
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(facts, ensure_ascii=False).encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = "seqgraph", len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _dtype_name(dtype):
+    kind = np.dtype(dtype)
+    return "string" if kind.kind in "OSU" else kind.name
+
+
+def read_metadata(content):
+    """The ``seqgraph`` metadata of a .tflite's bytes (see ``with_metadata``), or None."""
+    import json
+
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    for entry in model.metadata or []:
+        if entry.name in (b"seqgraph", "seqgraph"):
+            return json.loads(bytes(model.buffers[entry.buffer].data).decode())
+    return None
 
 
 def convert_tflite(saved_model, signature, representative=None, float_ops=None, dynamic_range=False):
@@ -282,7 +379,7 @@ class LiteModel:
     """A TFLite model in the LiteRT interpreter; its signature runner resizes inputs per call,
     so numbers of nodes, edges or samples can change from call to call."""
 
-    def __init__(self, content, signature):
+    def __init__(self, content, signature=LITE_SIGNATURE):
         from ai_edge_litert.interpreter import Interpreter
 
         self.interpreter = Interpreter(model_content=content)
@@ -307,19 +404,3 @@ class LiteModel:
         flex = sorted(op for op in self.op_names() if op.startswith("Flex"))
         if flex:
             raise ExportError(f"the {what} TFLite model needs Flex ops {flex}")
-
-
-def write_models_config(root="saved_models"):
-    """``root/models.config`` for ``tensorflow_model_server --model_config_file``, one entry per
-    app folder that holds a numbered version."""
-    root = Path(root)
-    entries = []
-    for app in sorted(p for p in root.iterdir() if p.is_dir() and any(c.name.isdigit() for c in p.iterdir())):
-        entries.append(
-            f'  config {{\n    name: "{app.name}"\n    base_path: "{app.resolve()}"\n'
-            f'    model_platform: "tensorflow"\n  }}'
-        )
-    text = "model_config_list {\n" + "\n".join(entries) + "\n}\n"
-    with atomic_path(root / "models.config") as tmp:
-        tmp.write_text(text)
-    return root / "models.config"

@@ -42,7 +42,7 @@ def main(argv=None):
         raise SystemExit(f"error: no export in {base}: run `seqgraph speech export` first")
     version = max(versions, key=lambda p: int(p.name))
     lite = {
-        kind: LiteModel((version / name).read_bytes(), "tflite")
+        kind: LiteModel((version / name).read_bytes())
         for kind, name in (("int8", "speech_int8.tflite"), ("float", "speech.tflite"))
     }
     served = tf.saved_model.load(str(version)).signatures["serving_default"]

@@ -338,7 +338,7 @@ def read_tu(path, name=None):
     )
 
 
-def read_json_graphs(path, num_features):
+def read_json_graphs(path, num_features=None):
     """Graphs to classify from a JSON file: ``{"graphs": [{"node_features": [[...], ...],
     "edges": [[sender, receiver], ...]}, ...]}`` (or the list alone), node ids within each graph
     from 0. Returns a GraphDataset (labels 0); errors name the file and the graph."""
@@ -349,6 +349,15 @@ def read_json_graphs(path, num_features):
     except (OSError, ValueError) as e:
         raise GraphDataError(f"{path}: not a readable JSON file ({e})") from None
     items = data["graphs"] if isinstance(data, dict) and "graphs" in data else data
+    return graphs_from_json(items, num_features, source=path)
+
+
+def graphs_from_json(items, num_features=None, source="graphs"):
+    """A GraphDataset (labels 0) of ``items``, graphs as the JSON inputs hold them:
+    ``[{"node_features": [[...], ...], "edges": [[sender, receiver], ...]}, ...]``, node ids
+    within each graph from 0; each graph needs ``num_features`` features (default: as many as
+    the first has). Errors name ``source`` and the graph."""
+    path = source
     if not isinstance(items, list) or not items:
         raise GraphDataError(f'{path}: expected a list of graphs under "graphs"')
     features, senders, receivers, node_graph = [], [], [], []
@@ -359,7 +368,8 @@ def read_json_graphs(path, num_features):
             edges = np.asarray(item.get("edges", []), dtype=np.float64).reshape(-1, 2)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise GraphDataError(
-                f"{path}: graph {i}: needs node_features [n, {num_features}] and edges [[sender, receiver], ...] ({e})"
+                f"{path}: graph {i}: needs node_features [n, {num_features or 'features'}] and edges "
+                f"[[sender, receiver], ...] ({e})"
             ) from None
         if x.size == 0:
             raise GraphDataError(f"{path}: graph {i} has no nodes")
@@ -372,6 +382,8 @@ def read_json_graphs(path, num_features):
             bad = edges[~whole.all(1)][0].tolist()
             raise GraphDataError(f"{path}: graph {i}: edges must hold integer node ids, got {bad}")
         x = x.astype(np.float32)
+        if num_features is None and x.ndim == 2:
+            num_features = x.shape[1]
         if x.ndim != 2 or x.shape[1] != num_features:
             raise GraphDataError(
                 f"{path}: graph {i}: node_features has shape {list(x.shape)}, the model expects [n, {num_features}]"
@@ -385,7 +397,7 @@ def read_json_graphs(path, num_features):
         node_graph.append(np.full(len(x), i))
         offset += len(x)
     return GraphDataset(
-        Path(path).name,
+        Path(str(path)).name,
         np.concatenate(features),
         np.concatenate(senders).astype(np.int32),
         np.concatenate(receivers).astype(np.int32),

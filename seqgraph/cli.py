@@ -60,13 +60,14 @@ def main(argv=None):
         args = parser.parse_args(argv)
     if not args.verbose:
         quiet_tensorflow()
+    from seqgraph.apps.client import ServerError
     from seqgraph.apps.common import ConfigError, RunError, TrainingError
     from seqgraph.apps.export import ExportError
     from seqgraph.datasets import DataError
 
     try:
         args.handler(args)
-    except (DataError, ConfigError, ExportError, RunError, TrainingError) as e:
+    except (DataError, ConfigError, ExportError, RunError, TrainingError, ServerError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     except OSError as e:
@@ -204,21 +205,35 @@ def train_command(commands, app, config_class, summary, description, example):
 
 def export_command(commands, app, checked_on, int8=None, data_dir_help=None, summary=None, description=None):
     """An app's ``export`` (the task ``seqgraph.apps.<app>.serving:export``): ``--run``, ``--out``
-    (TF Serving's base path for the app) and, when the app quantises activations, ``--int8``
-    (``int8`` the default); the exports are checked on ``checked_on``."""
+    (TF Serving's base path for the app), ``--label``, ``--serving-base`` and, when the app
+    quantises activations, ``--int8`` (``int8`` the default); the exports are checked on
+    ``checked_on``. Also adds ``label``, which moves a version label of the exports."""
     parser = command(
         commands,
         "export",
         f"seqgraph.apps.{app}.serving:export",
         summary or "SavedModel for TF Serving, TFLite float and int8",
         description
-        or f"Writes a new version OUT/<version>/: a SavedModel for TF Serving and TFLite float and int8 models "
-        f"beside it, each checked on {checked_on} before the version is published; the figures go to "
-        "OUT/<version>/export.json.",
+        or f"Writes a new version OUT/<version>/: a SavedModel for TF Serving (with warmup requests) and TFLite "
+        f"float and int8 models beside it, each checked on {checked_on} before the version is published; the "
+        "figures go to OUT/<version>/export.json. models.config one folder up gets the new version under "
+        "--label.",
         f"seqgraph {app} export --run runs/{app}/demo --out saved_models/{app}",
     )
     run_option(parser, data_dir_help)
     parser.add_argument("--out", default=f"saved_models/{app}", help="the export folder (TF Serving's base path)")
+    parser.add_argument(
+        "--label",
+        default="stable",
+        help="the version label of the new version in models.config: stable (what clients get), or canary "
+        "to try it beside stable",
+    )
+    parser.add_argument(
+        "--serving-base",
+        metavar="DIR",
+        help="where the export root is inside TF Serving, for models.config's base paths "
+        "(default: as models.config has them, else /models)",
+    )
     if int8:
         parser.add_argument(
             "--int8",
@@ -227,6 +242,45 @@ def export_command(commands, app, checked_on, int8=None, data_dir_help=None, sum
             help="dynamic: int8 weights, activations quantised per call; static: int8 activations too, "
             "calibrated on training data (integer-only hardware)",
         )
+    label = command(
+        commands,
+        "label",
+        "seqgraph.apps.tf_serving:label",
+        "move a version label (stable, canary) in models.config",
+        f"Gives VERSION of saved_models/{app} (or --out) the label NAME in models.config: promote a canary "
+        "to stable, or roll stable back. TF Serving loads the labelled versions.",
+        f"seqgraph {app} label stable 3",
+    )
+    label.add_argument("name", metavar="NAME", help="the label: stable, canary, or any of [A-Za-z0-9_]+")
+    label.add_argument("version", metavar="VERSION", type=positive, help="an exported version number")
+    label.add_argument("--out", dest="app_dir", default=f"saved_models/{app}", help="the export folder")
+    return parser
+
+
+def query_command(commands, app, what, inputs_help, example):
+    """An app's ``query`` (the task ``seqgraph.apps.<app>.serving:query``): sends ``what`` to a
+    TF Serving server and prints what ``predict`` prints; ``--server``, ``--grpc``, ``--model``,
+    ``--label`` and the inputs."""
+    parser = command(
+        commands,
+        "query",
+        f"seqgraph.apps.{app}.serving:query",
+        f"send {what} to TF Serving (REST or gRPC)",
+        f"Sends {what} to a TF Serving server that serves this app's export, by REST (default) or gRPC, and "
+        "prints the same lines as the app's local command.",
+        example,
+    )
+    parser.add_argument(
+        "--server",
+        default="localhost:8501",
+        metavar="HOST:PORT",
+        help="the server's REST port (8501 in TF Serving's image), or its gRPC port (8500) with --grpc",
+    )
+    parser.add_argument("--grpc", action="store_true", help="use gRPC (PredictionService) instead of REST")
+    parser.add_argument("--model", default=app, help="the model's name in models.config")
+    parser.add_argument("--label", help="a version label (stable, canary); default: the newest loaded version")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help=inputs_help)
     return parser
 
 

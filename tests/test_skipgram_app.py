@@ -170,7 +170,7 @@ def test_export_serves_vectors_and_neighbours(trained):
     report = json.loads((base / "1" / "export.json").read_text())
     words = np.array([b"animal1", b"vehicle7", b"nope"], dtype=object)
     for name, tolerance in (("skipgram.tflite", 1e-6), ("skipgram_int8.tflite", 0.02)):
-        lite = LiteModel((base / "1" / name).read_bytes(), "tflite")({"words": words})
+        lite = LiteModel((base / "1" / name).read_bytes())({"words": words})
         np.testing.assert_allclose(
             lite["vectors"][:2], vectors[[vocab.index["animal1"], vocab.index["vehicle7"]]], atol=tolerance
         )

@@ -45,7 +45,12 @@ def _log_mel_in_int8_tflite(layer, wave, folder):
     ex.write_saved_model(
         model,
         folder,
-        {"tflite": (lambda waveform: {"log_mel": model(waveform)}, [tf.TensorSpec((1, None), tf.float32, "waveform")])},
+        {
+            ex.LITE_SIGNATURE: (
+                lambda waveform: {"log_mel": model(waveform)},
+                [tf.TensorSpec((1, None), tf.float32, "waveform")],
+            )
+        },
     )
     (_, _, _), (_, _, lite) = ex.lite_models(folder, "dynamic")
     return lite({"waveform": wave[None]})["log_mel"][0]

@@ -1,7 +1,7 @@
 """``seqgraph graph``: the command line (argparse only); each command names the task it runs."""
 
 from seqgraph.apps.graph.config import GraphConfig
-from seqgraph.cli import app_parser, command, export_command, run_option, train_command
+from seqgraph.cli import app_parser, command, export_command, query_command, run_option, train_command
 
 MOVED = "where the TU dataset is now, if it has moved since training"
 
@@ -55,3 +55,10 @@ def add_parser(apps, name, summary):
     )
     run_option(p)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="a graph JSON file or a TU dataset folder")
+    query_command(
+        commands,
+        "graph",
+        "graphs",
+        "a graph JSON file or a TU dataset folder (up to 64 graphs per request)",
+        "seqgraph graph query --server localhost:8501 graphs.json",
+    )

@@ -66,17 +66,29 @@ def predict(run, inputs):
     config, facts, model = load_run(run)
     lines = []
     for path in map(Path, inputs):
-        if path.suffix == ".json":
-            dataset = graphs.read_json_graphs(path, facts["num_features"])
-        else:
-            dataset = graphs.read_tu(path)
-            if not config.node_attributes:
-                dataset = dataset.without_node_attributes()
-        if dataset.num_features != facts["num_features"]:
-            raise graphs.GraphDataError(
-                f"{path}: {dataset.num_features} node features, the model expects {facts['num_features']}"
-            )
+        dataset = read_graphs(path, facts["num_features"], config.node_attributes)
         for i, p in enumerate(probabilities(model, dataset, np.arange(dataset.num_graphs))):
-            lines.append(f"{path.name} graph {i}: {facts['label_names'][p.argmax()]} (p={p.max():.3f})")
+            lines.append(graph_line(path, i, facts["label_names"][p.argmax()], p.max()))
             print(lines[-1])
     return lines
+
+
+def read_graphs(path, num_features, node_attributes=None):
+    """The graphs of one input of ``predict`` or ``query``: a graph JSON file or a TU folder,
+    whose node features must be ``num_features`` wide. A TU folder keeps its node attributes if
+    ``node_attributes`` (None: if they make the width right)."""
+    path = Path(path)
+    if path.suffix == ".json":
+        return graphs.read_json_graphs(path, num_features)
+    dataset = graphs.read_tu(path)
+    if node_attributes is False or (node_attributes is None and dataset.num_features != num_features):
+        if dataset.num_attributes:
+            dataset = dataset.without_node_attributes()
+    if dataset.num_features != num_features:
+        raise graphs.GraphDataError(f"{path}: {dataset.num_features} node features, the model expects {num_features}")
+    return dataset
+
+
+def graph_line(path, index, label_name, probability):
+    """The line ``predict`` and ``query`` print for one graph."""
+    return f"{Path(path).name} graph {index}: {label_name} (p={probability:.3f})"

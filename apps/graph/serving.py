@@ -6,8 +6,12 @@ import numpy as np
 import tensorflow as tf
 
 from seqgraph.apps import export as ex
-from seqgraph.apps.graph.evaluate import load_run, run_dataset
+from seqgraph.apps.client import Server, text
+from seqgraph.apps.graph.evaluate import graph_line, load_run, read_graphs, run_dataset
 from seqgraph.apps.graph.model import INPUTS, class_probabilities
+from seqgraph.datasets import graphs
+
+GRAPHS_PER_REQUEST = 64  # query: graphs packed into one request
 
 # Kept in float in the static int8 model: the standardisation of the raw node features. Quantised, its
 # input would share one int8 scale over PROTEINS' attribute range (-538..798): steps of 5.
@@ -70,7 +74,7 @@ def serving_functions(model, label_names, num_features):
     return signature, serve, lite
 
 
-def export(run, out="saved_models/graph", data_dir=None, int8="dynamic"):
+def export(run, out="saved_models/graph", data_dir=None, int8="dynamic", label="stable", serving_base=None):
     """Export ``run``'s model: a SavedModel for TF Serving and TFLite float and int8 models, each
     checked on the run's held-out graphs (accuracy, largest probability difference from Keras)
     before it is published.
@@ -78,6 +82,8 @@ def export(run, out="saved_models/graph", data_dir=None, int8="dynamic"):
     Args:
         run: a run folder written by ``train``.
         out: the export base, ``<out>/<version>/``.
+        label: the version label the new version gets in models.config (``stable``, ``canary``).
+        serving_base: the folder holding the apps inside TF Serving (default ``/models``).
         data_dir: where the TU dataset is now, if not where it was trained.
         int8: ``dynamic`` (int8 weights, activations quantised per call; matches float) or
             ``static`` (int8 activations too, calibrated on the training graphs).
@@ -112,5 +118,53 @@ def export(run, out="saved_models/graph", data_dir=None, int8="dynamic"):
         int8=int8,
         representative=representative,
         float_ops=FLOAT_IN_INT8,
+        lite_files={"labels.txt": "".join(f"{name}\n" for name in facts["label_names"])},
+        lite_metadata={"labels": list(facts["label_names"])},
     )
-    return ex.export(plan, Path(out))
+    return ex.export(plan, Path(out), label, serving_base)
+
+
+def pack_graphs(items, num_features=None):
+    """One request's inputs for several graphs: their disjoint batch, as ``serving_default``
+    takes it (TF Serving cannot batch graph requests itself).
+
+    The graphs' nodes are stacked (``node_features [N, F]``), each graph's node ids are shifted
+    by the nodes before it in ``senders`` and ``receivers``, ``graph_ids [N]`` says which graph
+    each node belongs to, and ``num_graphs`` how many there are; the answer has one row per graph,
+    in order.
+
+    Args:
+        items: graphs as the JSON inputs hold them: ``[{"node_features": [[...], ...], "edges":
+            [[sender, receiver], ...]}, ...]``, node ids from 0 within each graph.
+        num_features: the width the model expects (default: the first graph's).
+
+    Returns:
+        ``{"node_features", "senders", "receivers", "graph_ids", "num_graphs"}`` (NumPy).
+
+    Example:
+
+    >>> feeds = pack_graphs([{"node_features": [[1, 0], [0, 1]], "edges": [[0, 1], [1, 0]]},
+    ...                      {"node_features": [[1, 0]], "edges": []}])
+    >>> feeds["receivers"].tolist(), feeds["graph_ids"].tolist(), int(feeds["num_graphs"])
+    ([1, 0], [0, 0, 1], 2)
+    """
+    dataset = graphs.graphs_from_json(list(items), num_features)
+    return dataset.batch(np.arange(dataset.num_graphs))[0]
+
+
+def query(inputs, server="localhost:8501", grpc=False, model="graph", label=None, timeout=30.0):
+    """``seqgraph graph query``: classify the graphs of ``inputs`` (graph JSON files or TU
+    folders) on a TF Serving server, up to ``GRAPHS_PER_REQUEST`` graphs per request, and print
+    the lines ``predict`` prints. Returns the lines."""
+    remote = Server(server, model, label, grpc, timeout)
+    num_features = remote.signatures()["serving_default"]["inputs"]["node_features"][1][1]
+    lines = []
+    for path in inputs:
+        dataset = read_graphs(path, num_features)
+        for start in range(0, dataset.num_graphs, GRAPHS_PER_REQUEST):
+            chunk = np.arange(start, min(start + GRAPHS_PER_REQUEST, dataset.num_graphs))
+            out = remote.predict(dataset.batch(chunk)[0])
+            for i, name, p in zip(chunk, text(out["label_name"]), out["probabilities"]):
+                lines.append(graph_line(path, i, name, float(np.max(p))))
+                print(lines[-1])
+    return lines

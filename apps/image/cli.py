@@ -1,7 +1,16 @@
 """``seqgraph image``: the command line (argparse only); each command names the task it runs."""
 
 from seqgraph.apps.image.config import MODELS, ImageConfig
-from seqgraph.cli import app_parser, command, config_options, export_command, positive, run_option, train_command
+from seqgraph.cli import (
+    app_parser,
+    command,
+    config_options,
+    export_command,
+    positive,
+    query_command,
+    run_option,
+    train_command,
+)
 
 MOVED = "where the image folder is now, if it has moved since training"
 
@@ -45,6 +54,13 @@ def add_parser(apps, name, summary):
     )
     run_option(p)
     p.add_argument("inputs", nargs="+", metavar="IMAGE", help="a PNG or JPEG file")
+    query_command(
+        commands,
+        "image",
+        "image files",
+        "a PNG or JPEG file (all in one request)",
+        "seqgraph image query --server localhost:8500 --grpc digit.png",
+    )
     p = export_command(commands, "image", "the run's test images", int8="static", data_dir_help=MOVED)
     p.add_argument("--calibration-images", type=positive, default=500, help="training images to calibrate static int8")
     p = command(

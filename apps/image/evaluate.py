@@ -79,11 +79,20 @@ def predict(run, inputs):
     """Print the class of every image file in ``inputs`` (converted to the model's channels and
     size), one line each: ``<file>: <class> (p=<probability>)``. Returns the lines."""
     _, facts, model = load_run(run)
-    shape = facts["shape"]
-    pixels = np.stack([images.read_image(path, channels=shape[-1], size=shape[:2]) for path in inputs])
+    pixels = read_inputs(inputs, facts["shape"])
     lines = [
-        f"{path}: {facts['class_names'][p.argmax()]} (p={p.max():.3f})"
+        image_line(path, facts["class_names"][p.argmax()], p.max())
         for path, p in zip(inputs, class_probabilities(model, pixels))
     ]
     print("\n".join(lines))
     return lines
+
+
+def read_inputs(inputs, shape):
+    """The image files ``inputs`` as one uint8 batch ``[n, H, W, C]`` of ``shape`` (H, W, C)."""
+    return np.stack([images.read_image(path, channels=shape[-1], size=shape[:2]) for path in inputs])
+
+
+def image_line(path, class_name, probability):
+    """The line ``predict`` and ``query`` print for one image."""
+    return f"{path}: {class_name} (p={probability:.3f})"

@@ -6,7 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 from seqgraph.apps import export as ex
-from seqgraph.apps.image.evaluate import load_run, run_data
+from seqgraph.apps.client import Server, text
+from seqgraph.apps.image.evaluate import image_line, load_run, read_inputs, run_data
 from seqgraph.apps.image.model import class_probabilities
 
 
@@ -28,7 +29,15 @@ def serving_functions(model, class_names, shape):
     return signature, serve, lite
 
 
-def export(run, out="saved_models/image", data_dir=None, int8="static", calibration_images=500):
+def export(
+    run,
+    out="saved_models/image",
+    data_dir=None,
+    int8="static",
+    calibration_images=500,
+    label="stable",
+    serving_base=None,
+):
     """Export ``run``'s model: a SavedModel for TF Serving and TFLite float and int8 models, each
     checked on the run's test images (accuracy, largest probability difference from Keras)
     before it is published.
@@ -36,6 +45,8 @@ def export(run, out="saved_models/image", data_dir=None, int8="static", calibrat
     Args:
         run: a run folder written by ``train``.
         out: the export base, ``<out>/<version>/``.
+        label: the version label the new version gets in models.config (``stable``, ``canary``).
+        serving_base: the folder holding the apps inside TF Serving (default ``/models``).
         data_dir: where the image folder is now, if it has moved since training.
         int8: ``static`` (int8 weights and activations, calibrated on ``calibration_images``
             training images) or ``dynamic`` (int8 weights, activations quantised per call).
@@ -69,5 +80,23 @@ def export(run, out="saved_models/image", data_dir=None, int8="static", calibrat
         described=f"{len(test)} test images of {dataset.name}",
         int8=int8,
         representative=representative,
+        lite_files={"labels.txt": "".join(f"{name}\n" for name in facts["class_names"])},
+        lite_metadata={"labels": list(facts["class_names"])},
+        batching=True,
     )
-    return ex.export(plan, Path(out))
+    return ex.export(plan, Path(out), label, serving_base)
+
+
+def query(inputs, server="localhost:8501", grpc=False, model="image", label=None, timeout=30.0):
+    """``seqgraph image query``: classify the image files ``inputs`` (PNG, JPEG; converted to the
+    served model's size and channels, as ``predict`` does) on a TF Serving server, in one request,
+    and print the lines ``predict`` prints. Returns the lines."""
+    remote = Server(server, model, label, grpc, timeout)
+    shape = remote.signatures()["serving_default"]["inputs"]["images"][1][1:]
+    out = remote.predict({"images": read_inputs(inputs, shape)})
+    lines = [
+        image_line(path, name, float(np.max(p)))
+        for path, name, p in zip(inputs, text(out["label_name"]), out["probabilities"])
+    ]
+    print("\n".join(lines))
+    return lines

@@ -1,7 +1,7 @@
 """``seqgraph skipgram``: the command line (argparse only); each command names the task it runs."""
 
 from seqgraph.apps.skipgram.config import SkipgramConfig
-from seqgraph.cli import app_parser, command, export_command, positive, run_option, train_command
+from seqgraph.cli import app_parser, command, export_command, positive, query_command, run_option, train_command
 
 DESCRIPTION = (
     "Word vectors with skip-gram or CBOW and negative sampling (Mikolov et al. 2013), trained with word2vec's "
@@ -48,6 +48,14 @@ def add_parser(apps, name, summary):
     run_option(p)
     p.add_argument("-k", type=positive, default=10, help="neighbours per word")
     p.add_argument("words", nargs="+", metavar="WORD", help="a word")
+    p = query_command(
+        commands,
+        "skipgram",
+        "words",
+        "a word (all in one request to the `nearest` signature)",
+        "seqgraph skipgram query --server localhost:8501 -k 5 king water",
+    )
+    p.add_argument("-k", type=positive, default=10, help="neighbours per word")
     export_command(
         commands,
         "skipgram",

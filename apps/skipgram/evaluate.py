@@ -90,8 +90,16 @@ def neighbors(run, words, k=10):
     for word in words:
         key = word.lower() if config.lowercase else word
         if key not in kv.key_to_index:
-            print(f"{word}: not in the vocabulary")
+            print(neighbors_line(word, None))
             continue
         found[word] = kv.most_similar(key, topn=k)
-        print(f"{word}: " + ", ".join(f"{w} {c:.3f}" for w, c in found[word]))
+        print(neighbors_line(word, found[word]))
     return found
+
+
+def neighbors_line(word, neighbours):
+    """The line ``neighbors`` and ``query`` print for one word: its ``neighbours`` ``[(word,
+    cosine), ...]``, or None when it is not in the vocabulary."""
+    if neighbours is None:
+        return f"{word}: not in the vocabulary"
+    return f"{word}: " + ", ".join(f"{w} {c:.3f}" for w, c in neighbours)

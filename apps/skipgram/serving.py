@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from seqgraph.apps import export as ex
-from seqgraph.apps.skipgram.evaluate import evaluate_vectors, keyed_vectors, load_run
+from seqgraph.apps.client import Server, text
+from seqgraph.apps.skipgram.evaluate import evaluate_vectors, keyed_vectors, load_run, neighbors_line
 
 PROBE_BATCH = 1024  # words per request in the export's checks
 
@@ -43,7 +44,10 @@ class WordVectors(tf.Module):
         """``lookup`` without lower-casing (StringLower is no TFLite builtin): the caller
         lower-cases, as the vocabulary was."""
         ids = self.table.lookup(words)
-        return {"vectors": tf.gather(self.vectors, ids), "known": ids > 0}
+        # the reshapes give the .tflite's outputs their shapes ([-1, dim], [-1]): after the hash
+        # table the converter knows neither
+        vectors = tf.reshape(tf.gather(self.vectors, ids), [-1, self.vectors.shape[1]])
+        return {"vectors": vectors, "known": tf.reshape(ids > 0, [-1])}
 
     def nearest(self, words, k):
         ids = self.ids(words)
@@ -55,13 +59,19 @@ class WordVectors(tf.Module):
         return {"neighbours": tf.gather(self.words, top.indices), "cosines": top.values, "known": ids > 0}
 
 
-def export(run, out="saved_models/skipgram"):
+def export(run, out="saved_models/skipgram", label="stable", serving_base=None):
     """Export ``run``'s vectors: a SavedModel for TF Serving (``serving_default``: words ->
     vectors; ``nearest``: words, k -> neighbours), TFLite float and int8 lookups (the table
     stored as int8: a lookup has no activations to calibrate, and the calibrator cannot feed
     strings), each checked against the run's vectors (largest difference, benchmark scores of the
     vectors returned) before it is published; beside them ``vectors.txt`` (word2vec's text
     format, for gensim) and ``vectors.tsv`` + ``metadata.tsv`` (TensorBoard's projector).
+
+    Args:
+        run: a run folder written by ``train``.
+        out: the export base, ``<out>/<version>/``.
+        label: the version label the new version gets in models.config (``stable``, ``canary``).
+        serving_base: the folder holding the apps inside TF Serving (default ``/models``).
 
     Returns:
         The report written to ``<out>/<version>/export.json``.
@@ -99,10 +109,26 @@ def export(run, out="saved_models/skipgram"):
         described=f"the {len(probe)} words of the vocabulary",
         tolerance=1e-6,
         int8="dynamic",
+        warmup=[("nearest", {"words": np.array(probe[:8], dtype=object), "k": np.int32(10)})],
+        lite_metadata={"lowercase": config.lowercase, "dim": int(vectors.shape[1]), "words": len(probe)},
         files={
             "vectors.txt": write_word2vec,
             "vectors.tsv": lambda path: np.savetxt(path, vectors[1:], delimiter="\t", fmt="%.6g"),
             "metadata.tsv": lambda path: path.write_text("".join(f"{w}\n" for w in probe), encoding="utf-8"),
         },
     )
-    return ex.export(plan, Path(out))
+    return ex.export(plan, Path(out), label, serving_base)
+
+
+def query(inputs, k=10, server="localhost:8501", grpc=False, model="skipgram", label=None, timeout=30.0):
+    """``seqgraph skipgram query``: the ``k`` nearest words of each of ``inputs`` from a TF
+    Serving server (the ``nearest`` signature, one request), printed as ``neighbors`` prints
+    them. Returns ``{word: [(neighbour, cosine), ...]}`` for the known words."""
+    out = Server(server, model, label, grpc, timeout).predict(
+        {"words": np.array(inputs, dtype=object), "k": np.int32(k)}, signature="nearest"
+    )
+    found = {}
+    for word, known, names, cosines in zip(inputs, out["known"], out["neighbours"], out["cosines"]):
+        found[word] = list(zip(text(names), map(float, cosines))) if known else None
+        print(neighbors_line(word, found[word]))
+    return {w: n for w, n in found.items() if n is not None}

@@ -1,7 +1,7 @@
 """``seqgraph speech``: the command line (argparse only); each command names the task it runs."""
 
 from seqgraph.apps.speech.config import SpeechConfig
-from seqgraph.cli import app_parser, command, export_command, positive, run_option, train_command
+from seqgraph.cli import app_parser, command, export_command, positive, query_command, run_option, train_command
 
 FSDD = "the FSDD folder (default: the run's)"
 BEAM = "beam width (0: greedy decoding)"
@@ -49,6 +49,13 @@ def add_parser(apps, name, summary):
     run_option(p)
     p.add_argument("--beam", type=int, default=0, help=BEAM)
     p.add_argument("inputs", nargs="+", metavar="AUDIO", help="an audio file")
+    query_command(
+        commands,
+        "speech",
+        "audio files",
+        "a WAV, FLAC or OGG file (all in one request)",
+        "seqgraph speech query --server localhost:8501 --label canary recording.wav",
+    )
     p = command(
         commands,
         "say",

@@ -85,9 +85,14 @@ def transcribe(run, inputs, beam=0):
     one line each: ``<file>: <text>``. Returns the lines."""
     _, _, model = load_run(run)
     utterances = [speech.Utterance("", path=Path(p)) for p in inputs]
-    lines = [f"{path}: {text}" for path, text in zip(inputs, transcribe_batch(model, utterances, beam))]
+    lines = [transcript_line(path, text) for path, text in zip(inputs, transcribe_batch(model, utterances, beam))]
     print("\n".join(lines))
     return lines
+
+
+def transcript_line(path, text):
+    """The line ``transcribe`` and ``query`` print for one file."""
+    return f"{path}: {text}"
 
 
 def say(texts, out_dir, voices=("en-us+f3", "en-gb-x-rp+m3", "en-029+m1")):

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from seqgraph import layers
 from seqgraph.apps import export as ex
-from seqgraph.apps.speech.evaluate import held_out, load_run
+from seqgraph.apps.client import Server, text
+from seqgraph.apps.speech.evaluate import held_out, load_run, transcript_line
 from seqgraph.datasets import speech
 
 
@@ -52,7 +53,23 @@ def serving_functions(model):
     return signature, serve, lite_signature, lite
 
 
-def export(run, out="saved_models/speech", data_dir=None, utterances=100, int8="dynamic", calibration_utterances=100):
+def alphabet_file():
+    """``alphabet.txt`` for a device app: line i is the character of id i of the TFLite output
+    ``ids`` (line 0 is the CTC blank, written ``<blank>``; one line holds a single space, the word
+    separator: read lines without stripping them); -1 is padding."""
+    return "".join(f"{c}\n" for c in ["<blank>", *speech.ALPHABET])
+
+
+def export(
+    run,
+    out="saved_models/speech",
+    data_dir=None,
+    utterances=100,
+    int8="dynamic",
+    calibration_utterances=100,
+    label="stable",
+    serving_base=None,
+):
     """Export ``run``'s model: a SavedModel for TF Serving and TFLite float and int8 models, each
     checked on ``utterances`` held-out connected-digit utterances, one at a time (WER, largest
     logit difference from Keras) before it is published.
@@ -60,6 +77,8 @@ def export(run, out="saved_models/speech", data_dir=None, utterances=100, int8="
     Args:
         run: a run folder written by ``train``.
         out: the export base, ``<out>/<version>/``.
+        label: the version label the new version gets in models.config (``stable``, ``canary``).
+        serving_base: the folder holding the apps inside TF Serving (default ``/models``).
         data_dir: the FSDD folder (default: the run's).
         utterances: held-out utterances for the checks.
         int8: ``dynamic`` (int8 weights, activations quantised per call) or ``static`` (int8
@@ -105,5 +124,25 @@ def export(run, out="saved_models/speech", data_dir=None, utterances=100, int8="
         tolerance=1e-3,
         int8=int8,
         representative=representative,
+        lite_files={"alphabet.txt": alphabet_file()},
+        lite_metadata={"alphabet": ["<blank>", *speech.ALPHABET], "blank": 0, "sample_rate": speech.SAMPLE_RATE},
+        batching=True,
+        pad_batches=True,
     )
-    return ex.export(plan, Path(out))
+    return ex.export(plan, Path(out), label, serving_base)
+
+
+def query(inputs, server="localhost:8501", grpc=False, model="speech", label=None, timeout=30.0):
+    """``seqgraph speech query``: transcribe the audio files ``inputs`` (WAV, FLAC, OGG; any rate,
+    mixed to mono and resampled to the model's 8 kHz, as ``transcribe`` does) on a TF Serving
+    server, in one request (zero-padded, with ``lengths``), and print the lines ``transcribe``
+    prints. Returns the lines."""
+    waves = [speech.Utterance("", path=Path(p)).waveform() for p in inputs]
+    lengths = np.array([len(w) for w in waves], np.int32)
+    batch = np.zeros((len(waves), lengths.max()), np.float32)
+    for row, wave in zip(batch, waves):
+        row[: len(wave)] = wave
+    out = Server(server, model, label, grpc, timeout).predict({"waveform": batch, "lengths": lengths})
+    lines = [transcript_line(path, t) for path, t in zip(inputs, text(out["text"]))]
+    print("\n".join(lines))
+    return lines
