@@ -94,7 +94,7 @@ class Server:
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
         if self._stub is None:
-            channel = grpc.insecure_channel(self.address, options=[("grpc.max_receive_message_length", 1 << 30)])
+            channel = grpc.insecure_channel(self.address, options=[("grpc.max_receive_message_length", 2**31 - 1)])
             self._stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         try:
             return getattr(self._stub, method)(request, timeout=self.timeout)

@@ -287,7 +287,11 @@ class StandIn:
         self.models = Models(Path(root) / "models.config", (mount, root))
         self.http = ThreadingHTTPServer(("127.0.0.1", rest_port), rest_handler(self.models))
         self.rest = f"127.0.0.1:{self.http.server_address[1]}"
-        self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        limit = 2**31 - 1  # TF Serving sets the largest message size gRPC allows
+        self.grpc_server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=4),
+            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+        )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             grpc_servicer(self.models), self.grpc_server
         )
