@@ -151,8 +151,10 @@ def update_models_config(root, app=None, label=None, version=None, serving_base=
             entry = config.model_config_list.config.add(name=app_dir.name, model_platform="tensorflow")
             if serving_base is not None:
                 entry.base_path = f"{serving_base.rstrip('/')}/{app_dir.name}"
-            else:
-                entry.base_path = before.base_path if before else f"{SERVING_BASE}/{app_dir.name}"
+            elif before and before.version_labels:
+                entry.base_path = before.base_path
+            else:  # new, or written by seqgraph 0.1 (this machine's path, no labels)
+                entry.base_path = f"{SERVING_BASE}/{app_dir.name}"
             entry.model_version_policy.specific.versions.extend(sorted(set(labels.values())))
             for key in sorted(labels):
                 entry.version_labels[key] = labels[key]

@@ -148,7 +148,12 @@ def test_labels_policy_and_serving_base(tmp_path):
     def entries():
         return {c.name: c for c in tf_serving.read_models_config(tmp_path).model_config_list.config}
 
+    (tmp_path / "models.config").write_text(  # as seqgraph 0.1 wrote it: this machine's paths, no labels
+        f'model_config_list {{\n  config {{\n    name: "graph"\n    base_path: "{tmp_path / "graph"}"\n'
+        '    model_platform: "tensorflow"\n  }\n}\n'
+    )
     tf_serving.update_models_config(tmp_path, "graph", "stable", 2)
+    assert entries()["graph"].base_path == "/models/graph"
     graph = entries()["graph"]
     assert dict(graph.version_labels) == {"stable": 2} and list(graph.model_version_policy.specific.versions) == [2]
     assert dict(entries()["image"].version_labels) == {"stable": 1}
