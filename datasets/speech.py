@@ -35,18 +35,41 @@ class SpeechDataError(DataError):
 
 @dataclass
 class Utterance:
-    """One recording: ``audio`` (float32 at SAMPLE_RATE) is read on demand when it is a file."""
+    """One recording: ``audio`` (float32 at ``rate``, SAMPLE_RATE unless said) in memory, or a
+    file at ``path`` read when used (``frames`` at ``rate``: its length, from the file's header).
+    ``waveform`` keeps what it read; ``load`` reads the file again every time (a corpus streamed
+    from disk)."""
 
     transcript: str
     speaker: str = ""
     take: int = -1
     path: Path = None
     audio: np.ndarray = field(default=None, repr=False)
+    rate: int = SAMPLE_RATE
+    frames: int = None
 
     def waveform(self):
         if self.audio is None:
-            self.audio = read_audio(self.path)
-        return self.audio
+            self.audio, self.rate = read_audio(self.path), SAMPLE_RATE
+        return self.load(SAMPLE_RATE)
+
+    def load(self, sample_rate=SAMPLE_RATE):
+        """The waveform at ``sample_rate`` (resampled if needed)."""
+        if self.audio is not None:
+            return resample(self.audio, self.rate, sample_rate)
+        return read_audio(self.path, sample_rate)
+
+    def samples(self, sample_rate=SAMPLE_RATE):
+        """The waveform's length at ``sample_rate``, without reading it when the header said."""
+        if self.audio is not None:
+            return resampled_length(len(self.audio), self.rate, sample_rate)
+        if self.frames is None:
+            info = audio_info(self.path)
+            self.frames, self.rate = info.frames, info.samplerate
+        return resampled_length(self.frames, self.rate, sample_rate)
+
+    def seconds(self):
+        return self.samples(SAMPLE_RATE) / SAMPLE_RATE
 
 
 # ----------------------------------------------------------------------------- audio
@@ -58,6 +81,27 @@ def resample(audio, rate, target=SAMPLE_RATE):
 
     g = gcd(int(rate), int(target))
     return resample_poly(audio, target // g, int(rate) // g).astype(np.float32)
+
+
+def resampled_length(frames, rate, target):
+    """The length ``resample`` gives ``frames`` samples taken from ``rate`` to ``target`` Hz."""
+    if rate == target:
+        return int(frames)
+    g = gcd(int(rate), int(target))
+    return -(-int(frames) * (target // g) // (int(rate) // g))
+
+
+def audio_info(path):
+    """soundfile's header of an audio file (frames, samplerate); SpeechDataError if missing or
+    unreadable, naming it."""
+    import soundfile
+
+    if not Path(path).is_file():
+        raise SpeechDataError(f"{path}: audio file not found")
+    try:
+        return soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+        raise SpeechDataError(f"{path}: not a readable audio file ({e})") from None
 
 
 def read_audio(path, sample_rate=SAMPLE_RATE):
@@ -77,14 +121,24 @@ def read_audio(path, sample_rate=SAMPLE_RATE):
     return resample(audio.mean(axis=1), rate, sample_rate)
 
 
+PUNCTUATION_TO_APOSTROPHE = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+
+
 def normalise_transcript(text, where):
-    """Lower case, runs of spaces collapsed; a character outside ALPHABET raises an error naming
-    ``where`` (file and line)."""
-    text = " ".join(text.lower().split())
+    """The transcript as the model's alphabet writes it: accents removed (NFKD), lower case,
+    typographic apostrophes made ``'``, other punctuation and symbols made spaces, runs of spaces
+    collapsed. A character still outside ALPHABET (a digit, another script) or an empty result
+    raises an error naming ``where`` (file and line)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text.translate(PUNCTUATION_TO_APOSTROPHE))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = "".join(" " if unicodedata.category(c)[0] in "PSZC" and c != "'" else c for c in text)
+    text = " ".join(text.split())
     bad = sorted(set(text) - set(ALPHABET))
     if bad:
         raise SpeechDataError(f"{where}: transcript {text!r} has characters outside a-z, space and apostrophe: {bad}")
-    if not text:
+    if not text.replace("'", "").strip():
         raise SpeechDataError(f"{where}: empty transcript")
     return text
 
@@ -127,29 +181,161 @@ def split_by_speaker(utterances, test_speakers):
     )
 
 
-def read_manifest(path):
-    """A TSV or CSV (by suffix; ``.tsv`` is tab-separated) of ``path, transcript`` rows, an
-    optional header ``path,transcript``; audio paths relative to the manifest's folder. Files are
-    checked to exist here and read when used."""
+MANIFEST_FORMATS = ("nemo", "librispeech", "commonvoice", "csv")
+
+
+def manifest_format(path):
+    """Which manifest ``path`` is: a folder is LibriSpeech's layout (``*.trans.txt`` beside the
+    FLAC files); ``.json``/``.jsonl`` NeMo's JSON lines; a ``.tsv`` whose header has ``path`` and
+    ``sentence`` Common Voice's; other ``.csv``/``.tsv`` files ``path, transcript`` rows."""
     path = Path(path)
+    if path.is_dir():
+        return "librispeech"
+    if not path.is_file():
+        raise SpeechDataError(f"{path}: no such manifest file or folder")
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        return "nemo"
+    if suffix == ".tsv":
+        header = _read_text(path).split("\n", 1)[0].split("\t")
+        if "path" in header and "sentence" in header:
+            return "commonvoice"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    raise SpeechDataError(
+        f"{path}: not a manifest seqgraph reads (a LibriSpeech folder, NeMo .json/.jsonl lines, a Common Voice "
+        ".tsv, or a .csv/.tsv of path, transcript)"
+    )
+
+
+def read_manifest(path, skip_bad=False):
+    """The utterances a manifest lists (``manifest_format`` tells the formats apart), with their
+    transcripts normalised (``normalise_transcript``) and their audio files' headers read, so
+    lengths are known before any audio is. Audio paths resolve against the manifest's folder
+    (Common Voice's also against its ``clips/``).
+
+    A line that cannot be parsed (bad JSON, missing field, a transcript outside the alphabet) or
+    an audio file that is missing or unreadable stops with one error naming the file and line
+    and every bad audio file, unless ``skip_bad``: then they are left out and listed in the
+    second value returned.
+
+    Returns:
+        ``(utterances, skipped)``: skipped is a list of ``"<where>: <why>"``.
+    """
+    path = Path(path)
+    kind = manifest_format(path)
+    rows = {"nemo": _nemo_rows, "librispeech": _librispeech_rows, "commonvoice": _commonvoice_rows, "csv": _csv_rows}
+    utterances, bad_lines, bad_audio = [], [], []
+    for where, audio, text, speaker, duration in rows[kind](path):
+        if isinstance(audio, SpeechDataError):  # a line that could not be parsed
+            bad_lines.append(str(audio))
+            continue
+        try:
+            transcript = normalise_transcript(text, where)
+        except SpeechDataError as e:
+            bad_lines.append(str(e))
+            continue
+        try:
+            info = audio_info(audio)
+        except SpeechDataError as e:
+            bad_audio.append(f"{where}: {e}")
+            continue
+        if info.frames == 0:
+            bad_audio.append(f"{where}: {audio}: the file holds no samples")
+            continue
+        utterances.append(Utterance(transcript, speaker, path=audio, rate=info.samplerate, frames=info.frames))
+    skipped = bad_lines + bad_audio
+    if skipped and not skip_bad:
+        first = bad_lines[0] if bad_lines else ""
+        audio_part = (
+            f"{len(bad_audio)} audio file(s) missing or unreadable: " + "; ".join(bad_audio) if bad_audio else ""
+        )
+        raise SpeechDataError(
+            " | ".join(x for x in (first, audio_part) if x)
+            + (f" (and {len(bad_lines) - 1} more bad line(s))" if len(bad_lines) > 1 else "")
+            + " -- fix them, or use --skip-bad to leave them out"
+        )
+    if not utterances:
+        raise SpeechDataError(f"{path}: no usable utterances" + (f" ({len(skipped)} skipped)" if skipped else ""))
+    return utterances, skipped
+
+
+def _read_text(path):
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise SpeechDataError(f"{path}: not a readable UTF-8 manifest ({e})") from None
-    rows = list(csv.reader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
-    utterances = []
+
+
+def _nemo_rows(path):
+    """NeMo: one JSON object per line, ``audio_filepath``, ``text``, optional ``duration``."""
+    import json
+
+    for line, text in enumerate(_read_text(path).splitlines(), 1):
+        if not text.strip():
+            continue
+        where = f"{path}, line {line}"
+        try:
+            row = json.loads(text)
+            audio, transcript = row["audio_filepath"], row["text"]
+            if not isinstance(audio, str) or not isinstance(transcript, str):
+                raise TypeError("audio_filepath and text must be strings")
+        except (ValueError, KeyError, TypeError) as e:
+            message = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+            yield where, SpeechDataError(f"{where}: not a NeMo manifest line ({message})"), None, None, None
+            continue
+        yield where, path.parent / audio, transcript, str(row.get("speaker", "")), row.get("duration")
+
+
+def _librispeech_rows(folder):
+    """LibriSpeech: ``<speaker>/<chapter>/<speaker>-<chapter>.trans.txt`` with lines
+    ``<utterance id> <TRANSCRIPT>``, the audio ``<utterance id>.flac`` beside it."""
+    found = sorted(Path(folder).rglob("*.trans.txt"))
+    if not found:
+        raise SpeechDataError(f"{folder}: no *.trans.txt files (LibriSpeech's layout)")
+    for trans in found:
+        for line, text in enumerate(_read_text(trans).splitlines(), 1):
+            if not text.strip():
+                continue
+            where = f"{trans}, line {line}"
+            parts = text.split(maxsplit=1)
+            if len(parts) != 2:
+                yield where, SpeechDataError(f"{where}: expected '<utterance id> <transcript>'"), None, None, None
+                continue
+            yield where, trans.parent / f"{parts[0]}.flac", parts[1], parts[0].split("-")[0], None
+
+
+def _commonvoice_rows(path):
+    """Common Voice: a TSV with a header; ``path`` (in ``clips/`` beside the TSV), ``sentence``,
+    ``client_id`` (the speaker)."""
+    rows = csv.reader(_read_text(path).splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(rows)
+    at = {name: header.index(name) for name in ("path", "sentence")}
+    speaker = header.index("client_id") if "client_id" in header else None
+    clips = path.parent / "clips"
+    for line, row in enumerate(rows, 2):
+        if not row:
+            continue
+        where = f"{path}, line {line}"
+        if len(row) != len(header):
+            yield where, SpeechDataError(f"{where}: {len(row)} fields, the header has {len(header)}"), None, None, None
+            continue
+        audio = clips / row[at["path"]] if (clips / row[at["path"]]).exists() else path.parent / row[at["path"]]
+        yield where, audio, row[at["sentence"]], row[speaker] if speaker is not None else "", None
+
+
+def _csv_rows(path):
+    """``path, transcript`` rows (tab-separated in a .tsv), an optional header ``path,transcript``."""
+    rows = csv.reader(_read_text(path).splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
     for line, row in enumerate(rows, 1):
         if not row or (line == 1 and [c.strip().lower() for c in row[:2]] == ["path", "transcript"]):
             continue
+        where = f"{path}, line {line}"
         if len(row) != 2:
-            raise SpeechDataError(f"{path}, line {line}: expected 2 fields (path, transcript), found {len(row)}")
-        audio = (path.parent / row[0].strip()).resolve()
-        if not audio.is_file():
-            raise SpeechDataError(f"{path}, line {line}: audio file {audio} not found")
-        utterances.append(Utterance(normalise_transcript(row[1], f"{path}, line {line}"), path=audio))
-    if not utterances:
-        raise SpeechDataError(f"{path}: no rows")
-    return utterances
+            message = f"{where}: expected 2 fields (path, transcript), found {len(row)}"
+            yield where, SpeechDataError(message), None, None, None
+            continue
+        yield where, path.parent / row[0].strip(), row[1], "", None
 
 
 def digit_corpus(data_dir=None, synthetic_takes=20):
@@ -354,35 +540,55 @@ def fingerprint(utterances):
 
 
 # ----------------------------------------------------------------------------- pipeline
-def tf_dataset(utterances, batch_size, shuffle=False, seed=0):
-    """``({"waveform" [B, S], "lengths" [B]}, labels [B, L] padded with -1)`` batches, and their
-    number. Utterances of similar length are batched together (less padding); batches are
-    shuffled each pass when ``shuffle``. Audio is read once, when the pipeline is made."""
+def length_batches(lengths, batch_size):
+    """Indices of ``lengths`` cut into batches of similar length (sorted, then cut), so that
+    little of each batch is padding."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def padding_fraction(utterances, batch_size, sample_rate=SAMPLE_RATE):
+    """The share of the samples in ``tf_dataset``'s batches that are padding."""
+    lengths = np.array([u.samples(sample_rate) for u in utterances])
+    batches = length_batches(lengths, batch_size)
+    padded = sum(int(lengths[b].max()) * len(b) for b in batches)
+    return 1 - lengths.sum() / padded
+
+
+def tf_dataset(utterances, batch_size, shuffle=False, seed=0, sample_rate=SAMPLE_RATE):
+    """``({"waveform" [B, S], "lengths" [B]}, labels [B, L] padded with -1)`` batches at
+    ``sample_rate``, and their number. Utterances of similar length are batched together
+    (``length_batches``); batches are shuffled each pass when ``shuffle``. Audio files are read
+    when their batch is made (in parallel, in order), so a corpus larger than memory streams from
+    disk."""
     import tensorflow as tf
 
-    audio = [u.waveform() for u in utterances]
+    lengths = np.array([u.samples(sample_rate) for u in utterances])
     labels = [encode(u.transcript) for u in utterances]
-    order = np.argsort([len(a) for a in audio], kind="stable")
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = length_batches(lengths, batch_size)
 
-    def batch_arrays(index):
-        width = max(len(audio[i]) for i in index)
-        wave = np.zeros((len(index), width), np.float32)
+    def load(number):
+        index = batches[int(number)]
+        audio = [utterances[i].load(sample_rate) for i in index]
+        wave = np.zeros((len(index), max(len(a) for a in audio)), np.float32)
         label = np.full((len(index), max(len(labels[i]) for i in index)), -1, np.int32)
-        for row, i in enumerate(index):
-            wave[row, : len(audio[i])] = audio[i]
+        for row, (i, a) in enumerate(zip(index, audio)):
+            wave[row, : len(a)] = a
             label[row, : len(labels[i])] = labels[i]
-        return {"waveform": wave, "lengths": np.array([len(audio[i]) for i in index], np.int32)}, label
+        return wave, np.array([len(a) for a in audio], np.int32), label
 
-    arrays = [batch_arrays(b) for b in batches]
-    spec = (
-        {"waveform": tf.TensorSpec((None, None), tf.float32), "lengths": tf.TensorSpec((None,), tf.int32)},
-        tf.TensorSpec((None, None), tf.int32),
-    )
-    ds = tf.data.Dataset.from_generator(lambda: iter(arrays), output_signature=spec)
+    def make(number):
+        wave, length, label = tf.numpy_function(load, [number], [tf.float32, tf.int32, tf.int32], stateful=False)
+        wave.set_shape((None, None))
+        length.set_shape((None,))
+        label.set_shape((None, None))
+        return {"waveform": wave, "lengths": length}, label
+
+    ds = tf.data.Dataset.range(len(batches))
     if shuffle:
-        ds = ds.shuffle(len(arrays), seed=seed, reshuffle_each_iteration=True)
-    return ds.prefetch(tf.data.AUTOTUNE), len(arrays)
+        ds = ds.shuffle(len(batches), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE), len(batches)
 
 
 # ----------------------------------------------------------------------------- labels

@@ -49,3 +49,20 @@ def saved_model_cli_run(saved_model, signature, outdir, inputs=None, input_exprs
     return subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300
     )
+
+
+def seqgraph_main(*args):
+    """``seqgraph ARGS`` in this process: ``(exit code, stdout, stderr)``."""
+    import contextlib
+    import io
+
+    from seqgraph.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main([str(a) for a in args])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    return code, out.getvalue(), err.getvalue()

@@ -4,15 +4,13 @@ the batching files, the warmup records (read back and run through the exported s
 TF Serving's binary is not installable here) for all four apps, and the TFLite label files and
 metadata. Four tiny runs are trained and exported into one saved_models/ first."""
 
-import contextlib
-import io
 import json
 import shutil
 
 import numpy as np
 import pytest
 
-from tests.helpers import tf_only
+from tests.helpers import seqgraph_main, tf_only
 
 pytestmark = tf_only  # the apps train and export with the TensorFlow backend
 
@@ -22,16 +20,8 @@ WORDS = ["animal1", "vehicle2", "nope"]
 
 def _main(*args):
     """``seqgraph ARGS`` in this process: (exit code, stdout lines, stderr)."""
-    from seqgraph.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main([str(a) for a in args])
-        code = 0
-    except SystemExit as stop:
-        code = stop.code
-    return code, out.getvalue().splitlines(), err.getvalue()
+    code, out, err = seqgraph_main(*args)
+    return code, out.splitlines(), err
 
 
 def _ok(*args):

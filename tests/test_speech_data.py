@@ -70,12 +70,12 @@ def test_fsdd_names_and_splits(tmp_path):
 def test_manifest_rows_header_and_errors(tmp_path):
     soundfile.write(tmp_path / "a.wav", tone(0.2, 8000), 8000)
     (tmp_path / "m.csv").write_text("path,transcript\na.wav,Hello  World\n")
-    (u,) = speech.read_manifest(tmp_path / "m.csv")
-    assert u.transcript == "hello world" and len(u.waveform()) == 1600
+    (u,), skipped = speech.read_manifest(tmp_path / "m.csv")
+    assert u.transcript == "hello world" and len(u.waveform()) == 1600 and skipped == []
     (tmp_path / "m.tsv").write_text("a.wav\tit's\n")
-    assert speech.read_manifest(tmp_path / "m.tsv")[0].transcript == "it's"
+    assert speech.read_manifest(tmp_path / "m.tsv")[0][0].transcript == "it's"
     (tmp_path / "bad.csv").write_text("a.wav,ok\nmissing.wav,no\n")
-    with pytest.raises(SpeechDataError, match="bad.csv, line 2: audio file .*missing.wav not found"):
+    with pytest.raises(SpeechDataError, match="bad.csv, line 2: .*missing.wav: audio file not found"):
         speech.read_manifest(tmp_path / "bad.csv")
     (tmp_path / "chars.csv").write_text("a.wav,route 66\n")
     with pytest.raises(SpeechDataError, match=r"chars.csv, line 1: .*\['6'\]"):

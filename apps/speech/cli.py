@@ -30,13 +30,20 @@ def add_parser(apps, name, summary):
         commands,
         "evaluate",
         "seqgraph.apps.speech.evaluate:evaluate",
-        "WER and CER on held-out connected digits, isolated-digit accuracy",
-        "Scores the run's model on connected digits built from the held-out takes (WER and CER, per speaker "
-        "too) and on the isolated held-out takes; writes RUN_DIR/eval.json.",
-        "seqgraph speech evaluate --run runs/speech/fsdd --beam 16",
+        "WER and CER on held-out utterances or a test manifest",
+        "Scores the run's model (WER and CER, per speaker too) on a test corpus given by --manifest, or on the "
+        "run's held-out utterances: for a digit run, connected digits built from the held-out takes and the "
+        "isolated held-out takes. Writes RUN_DIR/eval.json.",
+        "seqgraph speech evaluate --run runs/speech/libri --manifest data/LibriSpeech/test-clean",
     )
     run_option(p, FSDD)
-    p.add_argument("--utterances", type=positive, default=500, help="connected test utterances")
+    p.add_argument(
+        "--manifest",
+        help="a test corpus: NeMo JSON lines, a LibriSpeech folder, a Common Voice .tsv, or a .csv/.tsv of "
+        "path, transcript",
+    )
+    p.add_argument("--skip-bad", action="store_true", help="leave out bad lines and unreadable audio (counted)")
+    p.add_argument("--utterances", type=positive, default=500, help="held-out utterances (not with --manifest)")
     p.add_argument("--beam", type=int, default=0, help=BEAM)
     p = command(
         commands,
@@ -49,12 +56,18 @@ def add_parser(apps, name, summary):
     run_option(p)
     p.add_argument("--beam", type=int, default=0, help=BEAM)
     p.add_argument("inputs", nargs="+", metavar="AUDIO", help="an audio file")
-    query_command(
+    p = query_command(
         commands,
         "speech",
         "audio files",
         "a WAV, FLAC or OGG file (all in one request)",
         "seqgraph speech query --server localhost:8501 --label canary recording.wav",
+    )
+    p.add_argument(
+        "--sample-rate",
+        type=positive,
+        default=8000,
+        help="the served model's sample rate (its run's --sample-rate; the server does not say it)",
     )
     p = command(
         commands,

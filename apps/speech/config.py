@@ -5,7 +5,18 @@ from dataclasses import dataclass
 from seqgraph.apps.common import option, require, require_positive
 
 # The options that shape the network (build_model's keyword arguments).
-MODEL_OPTIONS = ("mels", "dim", "blocks", "heads", "window", "ffn_dim", "lstm_units", "dropout", "spec_augment")
+MODEL_OPTIONS = (
+    "sample_rate",
+    "mels",
+    "dim",
+    "blocks",
+    "heads",
+    "window",
+    "ffn_dim",
+    "lstm_units",
+    "dropout",
+    "spec_augment",
+)
 
 
 @dataclass
@@ -13,10 +24,23 @@ class SpeechConfig:
     """What ``seqgraph speech train`` trains (each field is an option, with its help);
     ``train --config RUN_DIR/config.json`` replays it."""
 
+    manifest: str = option(
+        None,
+        "a training corpus: NeMo JSON lines (.json/.jsonl), a LibriSpeech folder, a Common Voice .tsv, or a "
+        ".csv/.tsv of path, transcript (default: connected digits)",
+    )
+    valid_manifest: str = option(
+        None, "the held-out corpus, in any of those formats (default: --valid-utterances held out of --manifest)"
+    )
     data_dir: str = option(None, "a Free Spoken Digit Dataset folder (default: eSpeak NG digits, embedded)")
     synthetic_takes: int = option(20, "eSpeak NG takes per digit")
     utterances: int = option(3000, "connected-digit training utterances")
     valid_utterances: int = option(200, "held-out utterances scored after each epoch")
+    sample_rate: int = option(
+        8000, "the model's sample rate: audio is resampled to it (8000 for the digit models, 16000 for speech corpora)"
+    )
+    max_seconds: float = option(20.0, "utterances longer than this are left out of training (and counted)")
+    skip_bad: bool = option(False, "leave out bad manifest lines and unreadable audio (counted) instead of stopping")
     epochs: int = option(30, "passes over the training utterances")
     batch_size: int = option(32, "utterances per batch")
     lr: float = option(2e-3, "AdamW's peak learning rate (5%% warmup, cosine to 0)")
@@ -47,6 +71,13 @@ class SpeechConfig:
             "heads",
             "ffn_dim",
             "lstm_units",
+        )
+        require(self.sample_rate >= 8000, "sample_rate", f"must be at least 8000 Hz, got {self.sample_rate}")
+        require(self.sample_rate % 100 == 0, "sample_rate", f"must be a multiple of 100 Hz, got {self.sample_rate}")
+        require(self.max_seconds > 0, "max_seconds", f"must be positive, got {self.max_seconds}")
+        require(not (self.manifest and self.data_dir), "manifest", "and --data-dir name two corpora: give one of them")
+        require(
+            not (self.valid_manifest and not self.manifest), "valid_manifest", "needs --manifest (the training corpus)"
         )
         require(self.dim % self.heads == 0, "dim", f"must be a multiple of --heads ({self.heads}), got {self.dim}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")

@@ -8,6 +8,7 @@ import numpy as np
 from seqgraph.apps.common import atomic_path, load_model, run_config, write_json
 from seqgraph.apps.speech.config import SpeechConfig
 from seqgraph.apps.speech.model import score, transcribe_batch
+from seqgraph.apps.speech.train import corpus
 from seqgraph.datasets import speech
 
 
@@ -19,21 +20,29 @@ def load_run(run):
 
 
 def held_out(config, data_dir=None, utterances=500):
-    """``(train digits, test digits, connected test utterances)`` of a run (seed fixed)."""
+    """``(training utterances, held-out utterances, isolated test digits)`` of a run: for a digit
+    run, its isolated training digits, ``utterances`` connected digits made from its held-out takes
+    (seed fixed) and those takes; for a corpus run (``--manifest``), its training utterances, up to
+    ``utterances`` of its held-out ones, and None."""
+    if config.manifest:
+        train_set, valid_set, _ = corpus(config, quiet=True)
+        return train_set, valid_set[:utterances], None
     train_digits, test_digits = speech.digit_corpus(data_dir or config.data_dir, config.synthetic_takes)
-    return train_digits, test_digits, speech.connected_digits(test_digits, utterances, seed=20_000)
+    return train_digits, speech.connected_digits(test_digits, utterances, seed=20_000), test_digits
 
 
-def evaluate(run, data_dir=None, utterances=500, beam=0):
-    """WER and CER of ``run``'s model on ``utterances`` connected digits built from the held-out
-    takes (per speaker too) and its accuracy on the isolated held-out takes; writes
-    ``run/eval.json``.
+def evaluate(run, data_dir=None, utterances=500, beam=0, manifest=None, skip_bad=False):
+    """WER and CER of ``run``'s model, overall and per speaker, on the utterances of ``manifest``,
+    or else on the run's held-out utterances (a digit run: ``utterances`` connected digits built
+    from the held-out takes, and its accuracy on the isolated takes); writes ``run/eval.json``.
 
     Args:
         run: a run folder written by ``train``.
         data_dir: the FSDD folder (default: the run's).
-        utterances: connected test utterances.
+        utterances: held-out utterances to score (not with ``manifest``: all of it is).
         beam: beam width (0: greedy decoding).
+        manifest: a test corpus in any format ``train --manifest`` reads.
+        skip_bad: leave out the manifest's bad lines and unreadable audio instead of stopping.
 
     Returns:
         The report written to eval.json.
@@ -41,42 +50,50 @@ def evaluate(run, data_dir=None, utterances=500, beam=0):
     import jiwer
 
     config, _, model = load_run(run)
-    data_dir = data_dir or config.data_dir
-    _, test_digits, test_set = held_out(config, data_dir, utterances)
+    if manifest:
+        test_set, skipped = speech.read_manifest(manifest, skip_bad)
+        test_digits, data = None, str(manifest)
+    else:
+        _, test_set, test_digits = held_out(config, data_dir, utterances)
+        skipped, data = [], config.manifest or ("fsdd" if (data_dir or config.data_dir) else "espeak")
     result = score(model, test_set, beam)
     per_speaker = {}
-    for speaker in sorted({u.speaker for u in test_set}):
+    for speaker in sorted({u.speaker for u in test_set if u.speaker}):
         chosen = [i for i, u in enumerate(test_set) if u.speaker == speaker]
         per_speaker[speaker] = float(
             jiwer.wer([test_set[i].transcript for i in chosen], [result["hypotheses"][i] for i in chosen])
         )
-    isolated = transcribe_batch(model, test_digits, beam)
-    digit_accuracy = float(np.mean([h == u.transcript for h, u in zip(isolated, test_digits)]))
     report = {
         "wer": result["wer"],
         "cer": result["cer"],
-        "digit_accuracy": digit_accuracy,
         "utterances": len(test_set),
-        "isolated_digits": len(test_digits),
+        "skipped": len(skipped),
         "per_speaker_wer": per_speaker,
-        "data": "fsdd" if data_dir else "espeak",
+        "data": data,
         "beam": beam,
         "examples": [
             {"reference": u.transcript, "hypothesis": h} for u, h in list(zip(test_set, result["hypotheses"]))[:10]
         ],
-        "isolated_errors": [
+    }
+    if test_digits is not None:
+        isolated = transcribe_batch(model, test_digits, beam)
+        report["digit_accuracy"] = float(np.mean([h == u.transcript for h, u in zip(isolated, test_digits)]))
+        report["isolated_digits"] = len(test_digits)
+        report["isolated_errors"] = [
             {"file": str(u.path or ""), "reference": u.transcript, "hypothesis": h}
             for u, h in zip(test_digits, isolated)
             if h != u.transcript
-        ],
-    }
+        ]
     write_json(Path(run) / "eval.json", report)
     for speaker, wer in per_speaker.items():
         print(f"{speaker:>24}  WER {wer:.4f}")
-    print(
-        f"connected digits ({len(test_set)} utterances): WER {report['wer']:.4f}, CER {report['cer']:.4f}; "
-        f"isolated digits ({len(test_digits)}): accuracy {digit_accuracy:.4f}\nwrote {run}/eval.json"
-    )
+    what = "connected digits" if test_digits is not None else "utterances"
+    line = f"{what} ({len(test_set)}): WER {report['wer']:.4f}, CER {report['cer']:.4f}"
+    if test_digits is not None:
+        line += f"; isolated digits ({len(test_digits)}): accuracy {report['digit_accuracy']:.4f}"
+    if skipped:
+        line += f"; {len(skipped)} left out (--skip-bad)"
+    print(f"{line}\nwrote {run}/eval.json")
     return report
 
 

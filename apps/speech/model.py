@@ -9,31 +9,45 @@ from seqgraph import layers
 from seqgraph.datasets import speech
 
 NUM_CLASSES = len(speech.ALPHABET) + 1  # + the CTC blank, class 0
-HOP = 80  # samples between feature frames: 10 ms at 8 kHz
 SUBSAMPLING = 4  # two stride-2 convolutions: one model step per 40 ms
 
 
-def log_mel(mels=40):
-    """Keras' MelSpectrogram (25 ms Hann windows every 10 ms, 20 Hz - 4 kHz), in dB, with its mel
-    projection kept in float by int8 TFLite (``layers.MelSpectrogram``). Its top_db clip takes the
-    maximum over the whole batch, which would make an utterance's features depend on its
-    batch-mates: 200 dB is beyond the 1e-10 power floor's range, so it never clips."""
+def hop(sample_rate):
+    """Samples between feature frames: 10 ms (80 at 8 kHz)."""
+    return sample_rate // 100
+
+
+def fft_length(sample_rate):
+    """The FFT of a 25 ms window: the power of two that holds it (256 at 8 kHz, 512 at 16 kHz)."""
+    return 1 << (sample_rate // 40 - 1).bit_length()
+
+
+def log_mel(mels=40, sample_rate=speech.SAMPLE_RATE):
+    """Keras' MelSpectrogram (25 ms Hann windows every 10 ms, 20 Hz to half ``sample_rate``), in
+    dB, with its mel projection kept in float by int8 TFLite (``layers.MelSpectrogram``). Its
+    top_db clip takes the maximum over the whole batch, which would make an utterance's features
+    depend on its batch-mates: 200 dB is beyond the 1e-10 power floor's range, so it never clips."""
     return layers.MelSpectrogram(
-        fft_length=256,
-        sequence_stride=HOP,
-        sequence_length=200,
-        sampling_rate=speech.SAMPLE_RATE,
+        fft_length=fft_length(sample_rate),
+        sequence_stride=hop(sample_rate),
+        sequence_length=sample_rate // 40,
+        sampling_rate=sample_rate,
         num_mel_bins=mels,
         min_freq=20.0,
-        max_freq=speech.SAMPLE_RATE / 2,
+        max_freq=sample_rate / 2,
         top_db=200.0,
         name="log_mel",
     )
 
 
-def frames_for(samples):
+def sample_rate_of(model):
+    """The sample rate a recogniser takes (its log-mel layer's)."""
+    return int(model.get_layer("log_mel").sampling_rate)
+
+
+def frames_for(samples, sample_rate=speech.SAMPLE_RATE):
     """Feature frames of ``samples`` samples (the STFT is centred: one frame per hop, plus one)."""
-    return samples // HOP + 1
+    return samples // hop(sample_rate) + 1
 
 
 def steps_for(frames):
@@ -42,10 +56,20 @@ def steps_for(frames):
 
 
 def build_model(
-    stats, mels=40, dim=96, blocks=2, heads=4, window=8, ffn_dim=192, lstm_units=96, dropout=0.1, spec_augment=True
+    stats,
+    sample_rate=speech.SAMPLE_RATE,
+    mels=40,
+    dim=96,
+    blocks=2,
+    heads=4,
+    window=8,
+    ffn_dim=192,
+    lstm_units=96,
+    dropout=0.1,
+    spec_augment=True,
 ):
-    """The recogniser: ``{"waveform" [B, S] float32, "lengths" [B] int32}`` -> ``{"logits" [B, T,
-    classes], "lengths" [B]}``.
+    """The recogniser: ``{"waveform" [B, S] float32 at ``sample_rate``, "lengths" [B] int32}`` ->
+    ``{"logits" [B, T, classes], "lengths" [B]}``.
 
     Each waveform is scaled to peak 1 first; ``stats`` (mean, variance per mel band, from
     training audio) standardise the features; frames past an utterance's end are zeroed, so
@@ -53,17 +77,17 @@ def build_model(
     +-320 ms; None: full attention)."""
     waveform = keras.Input((None,), name="waveform")
     lengths = keras.Input((), dtype="int32", name="lengths")
-    # Samples past an utterance's end are zeroed and 256 zeros appended, so its last frames see
-    # zeros whether it comes alone (the STFT would reflect its end) or padded in a batch.
+    # Samples past an utterance's end are zeroed and one FFT of zeros appended, so its last frames
+    # see zeros whether it comes alone (the STFT would reflect its end) or padded in a batch.
     x = layers.SequenceMask(carry_mask=False, name="sample_mask")([keras.layers.Reshape((-1, 1))(waveform), lengths])
     # Peak-normalised: a recording's gain would otherwise shift every log-mel value.
     x = x / keras.ops.maximum(keras.ops.max(keras.ops.abs(x), axis=1, keepdims=True), 1e-4)
-    x = keras.layers.Reshape((-1,))(keras.layers.ZeroPadding1D((0, 256))(x))
-    x = keras.layers.Permute((2, 1), name="frames_first")(log_mel(mels)(x))
+    x = keras.layers.Reshape((-1,))(keras.layers.ZeroPadding1D((0, fft_length(sample_rate)))(x))
+    x = keras.layers.Permute((2, 1), name="frames_first")(log_mel(mels, sample_rate)(x))
     x = layers.Standardize(*stats, clip=6.0, name="standardize")(x)
     if spec_augment:
         x = layers.SpecAugment(name="spec_augment")(x)
-    frame_lengths = frames_for(lengths)
+    frame_lengths = frames_for(lengths, sample_rate)
     x = layers.SequenceMask(carry_mask=False, name="frame_mask")([x, frame_lengths])
     for i in range(2):  # explicit padding: 'same' would pad the left by 0 or 1 with the length's parity
         x = keras.layers.ZeroPadding1D(1)(x)
@@ -87,13 +111,12 @@ def build_model(
     )
 
 
-def feature_stats(utterances, mels, limit=300):
+def feature_stats(utterances, mels, limit=300, sample_rate=speech.SAMPLE_RATE):
     """Mean and variance of each log-mel band over the frames of up to ``limit`` utterances
     (peak-normalised, as the model sees them)."""
-    layer = log_mel(mels)
-    frames = [
-        np.asarray(layer((u.waveform() / max(np.abs(u.waveform()).max(), 1e-4))[None]))[0].T for u in utterances[:limit]
-    ]
+    layer = log_mel(mels, sample_rate)
+    waves = [u.load(sample_rate) for u in utterances[:limit]]
+    frames = [np.asarray(layer((w / max(np.abs(w).max(), 1e-4))[None]))[0].T for w in waves]
     frames = np.concatenate(frames)
     return frames.mean(0).tolist(), np.maximum(frames.var(0), 1e-3).tolist()
 
@@ -125,8 +148,9 @@ def transcribe_batch(model, utterances, beam=0, batch_size=32):
     """Texts of ``utterances`` (greedy CTC decoding, or beam search of width ``beam``), batched
     by length."""
     texts = [None] * len(utterances)
-    ds, _ = speech.tf_dataset(utterances, batch_size)
-    order = np.argsort([len(u.waveform()) for u in utterances], kind="stable")
+    rate = sample_rate_of(model)
+    ds, _ = speech.tf_dataset(utterances, batch_size, sample_rate=rate)
+    order = np.concatenate(speech.length_batches([u.samples(rate) for u in utterances], batch_size))
     done = 0
     for inputs, _ in ds:
         out = model(inputs, training=False)

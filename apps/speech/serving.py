@@ -71,8 +71,8 @@ def export(
     serving_base=None,
 ):
     """Export ``run``'s model: a SavedModel for TF Serving and TFLite float and int8 models, each
-    checked on ``utterances`` held-out connected-digit utterances, one at a time (WER, largest
-    logit difference from Keras) before it is published.
+    checked on ``utterances`` held-out utterances (connected digits for a digit run), one at a time
+    (WER, largest logit difference from Keras) before it is published.
 
     Args:
         run: a run folder written by ``train``.
@@ -82,8 +82,8 @@ def export(
         data_dir: the FSDD folder (default: the run's).
         utterances: held-out utterances for the checks.
         int8: ``dynamic`` (int8 weights, activations quantised per call) or ``static`` (int8
-            activations too, calibrated on ``calibration_utterances`` training digits).
-        calibration_utterances: training digits for static calibration.
+            activations too, calibrated on ``calibration_utterances`` training utterances).
+        calibration_utterances: training utterances for static calibration.
 
     Returns:
         The report written to ``<out>/<version>/export.json``.
@@ -91,12 +91,13 @@ def export(
     import jiwer
 
     config, _, model = load_run(run)
-    train_digits, _, test_set = held_out(config, data_dir, utterances)
+    train_set, test_set, _ = held_out(config, data_dir, utterances)
     references = [u.transcript for u in test_set]
     signature, serve, lite_signature, lite = serving_functions(model)
 
     def feed(u):
-        return {"waveform": u.waveform()[None], "lengths": np.array([len(u.waveform())], np.int32)}
+        wave = u.load(config.sample_rate)
+        return {"waveform": wave[None], "lengths": np.array([len(wave)], np.int32)}
 
     def keras_outputs(inputs):
         out = model(inputs, training=False)
@@ -108,7 +109,7 @@ def export(
         return {"wer": float(jiwer.wer(references, texts))}
 
     def representative():
-        for u in train_digits[:calibration_utterances]:
+        for u in train_set[:calibration_utterances]:
             yield feed(u)
 
     plan = ex.ExportPlan(
@@ -125,19 +126,19 @@ def export(
         int8=int8,
         representative=representative,
         lite_files={"alphabet.txt": alphabet_file()},
-        lite_metadata={"alphabet": ["<blank>", *speech.ALPHABET], "blank": 0, "sample_rate": speech.SAMPLE_RATE},
+        lite_metadata={"alphabet": ["<blank>", *speech.ALPHABET], "blank": 0, "sample_rate": config.sample_rate},
         batching=True,
         pad_batches=True,
     )
     return ex.export(plan, Path(out), label, serving_base)
 
 
-def query(inputs, server="localhost:8501", grpc=False, model="speech", label=None, timeout=30.0):
+def query(inputs, server="localhost:8501", grpc=False, model="speech", label=None, timeout=30.0, sample_rate=8000):
     """``seqgraph speech query``: transcribe the audio files ``inputs`` (WAV, FLAC, OGG; any rate,
-    mixed to mono and resampled to the model's 8 kHz, as ``transcribe`` does) on a TF Serving
-    server, in one request (zero-padded, with ``lengths``), and print the lines ``transcribe``
-    prints. Returns the lines."""
-    waves = [speech.Utterance("", path=Path(p)).waveform() for p in inputs]
+    mixed to mono and resampled to the served model's ``sample_rate``, as ``transcribe`` does) on
+    a TF Serving server, in one request (zero-padded, with ``lengths``), and print the lines
+    ``transcribe`` prints. Returns the lines."""
+    waves = [speech.read_audio(p, sample_rate) for p in inputs]
     lengths = np.array([len(w) for w in waves], np.int32)
     batch = np.zeros((len(waves), lengths.max()), np.float32)
     for row, wave in zip(batch, waves):

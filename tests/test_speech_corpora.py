@@ -1,0 +1,249 @@
+"""Speech corpora in the formats people have (NeMo JSON lines, LibriSpeech folders, Common Voice
+TSV, CSV/TSV), each with a small manifest written here: transcripts normalised, audio at any rate,
+bad lines and bad audio named, batches by length, a corpus streamed from disk with flat memory,
+and the app trained and scored on a LibriSpeech-layout folder of eSpeak NG sentences."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+from seqgraph.datasets import speech
+from seqgraph.datasets.speech import SpeechDataError
+from tests.helpers import seqgraph_main as _main
+from tests.helpers import tf_only
+
+TEXTS = ["Hello, World!", "it\u2019s a Caf\u00e9", "the end \u2014 or not"]
+NORMALISED = ["hello world", "it's a cafe", "the end or not"]
+
+
+def tone(seconds, rate, freq=440.0):
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_audio(folder):
+    """Three recordings at three rates and in three formats; returns their relative paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [("a.wav", 8000, 0.5), ("b.flac", 16000, 0.75), ("c.ogg", 44100, 1.0)]
+    for name, rate, seconds in files:
+        soundfile.write(folder / name, tone(seconds, rate), rate)
+    return [name for name, _, _ in files]
+
+
+def test_every_format_reads_the_same_corpus(tmp_path):
+    names = write_audio(tmp_path / "audio")
+    nemo = tmp_path / "train.jsonl"
+    nemo.write_text(
+        "\n".join(
+            json.dumps({"audio_filepath": f"audio/{n}", "text": t, "duration": 1.0}) for n, t in zip(names, TEXTS)
+        )
+    )
+    csv_file = tmp_path / "train.csv"
+    csv_file.write_text("path,transcript\n" + "".join(f'audio/{n},"{t}"\n' for n, t in zip(names, TEXTS)))
+    tsv_file = tmp_path / "train.tsv"
+    tsv_file.write_text("".join(f"audio/{n}\t{t}\n" for n, t in zip(names, TEXTS)))
+    cv = tmp_path / "cv"
+    write_audio(cv / "clips")
+    (cv / "train.tsv").write_text(
+        "client_id\tpath\tsentence\tup_votes\n"
+        + "".join(f"spk{i}\t{n}\t{t}\t2\n" for i, (n, t) in enumerate(zip(names, TEXTS)))
+    )
+    libri = tmp_path / "LibriSpeech" / "train-clean" / "19" / "198"
+    libri.mkdir(parents=True)
+    for i, text in enumerate(TEXTS):
+        soundfile.write(libri / f"19-198-{i:04d}.flac", tone(0.5 + i / 4, 16000), 16000)
+    (libri / "19-198.trans.txt").write_text("".join(f"19-198-{i:04d} {t.upper()}\n" for i, t in enumerate(TEXTS)))
+
+    expected = {"nemo": nemo, "csv": csv_file, "commonvoice": cv / "train.tsv", "librispeech": tmp_path / "LibriSpeech"}
+    for kind, path in expected.items():
+        assert speech.manifest_format(path) == ("csv" if path == tsv_file else kind)
+        utterances, skipped = speech.read_manifest(path)
+        assert [u.transcript for u in utterances] == NORMALISED and skipped == [], kind
+        for u in utterances:  # lengths from the headers equal the audio read, at any rate
+            assert u.samples(8000) == len(u.load(8000)) and u.samples(16000) == len(u.load(16000)), kind
+            assert u.audio is None  # nothing kept in memory
+    assert [u.speaker for u in speech.read_manifest(cv / "train.tsv")[0]] == ["spk0", "spk1", "spk2"]
+    assert {u.speaker for u in speech.read_manifest(tmp_path / "LibriSpeech")[0]} == {"19"}
+    assert [u.transcript for u in speech.read_manifest(tsv_file)[0]] == NORMALISED
+    first = speech.read_manifest(nemo)[0][2]
+    assert first.seconds() == pytest.approx(1.0, abs=1e-3) and first.rate == 44100
+
+
+def test_transcripts_are_normalised_to_the_alphabet():
+    assert speech.normalise_transcript("  \u00c0 BIENT\u00d4T,  Na\u00efve\u2026 ", "x") == "a bientot naive"
+    assert speech.normalise_transcript('don\u2019t `stop\' "now"', "x") == "don't 'stop' now"
+    with pytest.raises(SpeechDataError, match=r"m.csv, line 4: .*outside a-z.*\['4'\]"):
+        speech.normalise_transcript("route 4", "m.csv, line 4")
+    with pytest.raises(SpeechDataError, match="m.csv, line 5: empty transcript"):
+        speech.normalise_transcript(" ?! ", "m.csv, line 5")
+
+
+def test_bad_lines_and_every_bad_audio_file_are_named(tmp_path):
+    names = write_audio(tmp_path)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not really")
+    nemo = tmp_path / "m.jsonl"
+    lines = [
+        json.dumps({"audio_filepath": names[0], "text": "one"}),
+        "{not json",
+        json.dumps({"audio_filepath": "gone.wav", "text": "two"}),
+        json.dumps({"text": "no audio"}),
+        json.dumps({"audio_filepath": "broken.wav", "text": "three"}),
+        json.dumps({"audio_filepath": "also_gone.flac", "text": "four"}),
+    ]
+    nemo.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SpeechDataError) as error:
+        speech.read_manifest(nemo)
+    message = str(error.value)
+    assert "\n" not in message and "m.jsonl, line 2: not a NeMo manifest line" in message
+    assert "3 audio file(s) missing or unreadable" in message and "(and 1 more bad line(s))" in message
+    for name, why in (("gone.wav", "not found"), ("broken.wav", "not a readable audio file"), ("also_gone.flac", "")):
+        assert name in message and why in message
+    assert "--skip-bad" in message
+    utterances, skipped = speech.read_manifest(nemo, skip_bad=True)
+    assert [u.transcript for u in utterances] == ["one"] and len(skipped) == 5
+    assert any("line 4" in s and "missing field 'audio_filepath'" in s for s in skipped)
+    (tmp_path / "cv.tsv").write_text("path\tsentence\n" + f"{names[0]}\tok\n" + "x.wav\n")
+    with pytest.raises(SpeechDataError, match=r"cv.tsv, line 3: 1 fields, the header has 2"):
+        speech.read_manifest(tmp_path / "cv.tsv")
+    (tmp_path / "notes.txt").write_text("a.wav,hi\n")
+    with pytest.raises(SpeechDataError, match="notes.txt: not a manifest seqgraph reads"):
+        speech.read_manifest(tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SpeechDataError, match=r"empty: no \*.trans.txt files"):
+        speech.read_manifest(tmp_path / "empty")
+
+
+@tf_only
+def test_batches_by_length_hold_every_utterance_once(tmp_path):
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(800, 16000, size=50)
+    utterances = [
+        speech.Utterance("ab" * (i % 5 + 1), audio=np.full(n, 0.1, np.float32)) for i, n in enumerate(lengths)
+    ]
+    ds, steps = speech.tf_dataset(utterances, 8, shuffle=True, seed=1, sample_rate=16000)
+    seen = []
+    for inputs, labels in ds:
+        got = inputs["lengths"].numpy()
+        assert inputs["waveform"].shape[1] == got.max() and labels.shape[0] == len(got)
+        seen += got.tolist()
+    assert steps == 7 and sorted(seen) == sorted((2 * lengths).tolist())  # 8 kHz audio, read at 16 kHz
+    by_length = speech.padding_fraction(utterances, 8)
+    arbitrary = 1 - lengths.sum() / sum(lengths[i : i + 8].max() * len(lengths[i : i + 8]) for i in range(0, 50, 8))
+    assert by_length < 0.15 and by_length < arbitrary / 2
+
+
+STREAM = """
+import resource, sys
+import numpy as np
+from seqgraph.datasets import speech
+utterances, _ = speech.read_manifest(sys.argv[1])
+utterances = utterances[: int(sys.argv[2])]
+ds, _ = speech.tf_dataset(utterances, 8, shuffle=True, seed=0, sample_rate=16000)
+next(iter(ds))  # TF's own start-up memory, before counting
+start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+total = sum(int(inputs["lengths"].numpy().sum()) for inputs, _ in ds)
+print(total, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) / 1024)
+"""
+
+
+@tf_only
+def test_a_corpus_streams_from_disk_in_flat_memory(tmp_path):
+    """A pass over 4x the audio needs no more memory than a pass over 1x: the 400 files hold
+    128 MB of float32 audio at 16 kHz, far above what the pass may add (24 MB)."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    wave = (tone(5.0, 16000) * 32767).astype(np.int16)
+    rows = []
+    for i in range(400):
+        soundfile.write(folder / f"{i}.wav", np.roll(wave, i), 16000, subtype="PCM_16")
+        rows.append(f"audio/{i}.wav,tone number {'x' * (i % 7 + 1)}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+
+    def peak(count):
+        out = subprocess.run(
+            [sys.executable, "-c", STREAM, str(tmp_path / "m.csv"), str(count)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        total, megabytes = out.stdout.split()[-2:]
+        return int(total), float(megabytes)
+
+    small_total, small = peak(100)
+    large_total, large = peak(400)
+    assert large_total == 4 * small_total == 400 * 80000
+    assert large - small < 24, (small, large)
+
+
+SENTENCES = ["the cat sat", "a dog ran home", "we sat on the mat", "the sun is hot", "run home now", "a red cat"]
+
+
+def write_librispeech(root, speakers=("en-us", "en-gb-x-rp"), repeats=2):
+    """A LibriSpeech-layout folder of eSpeak NG sentences (FLAC at eSpeak's 22,050 Hz)."""
+    espeak = speech.ESpeak()
+    for s, voice in enumerate(speakers):
+        chapter = root / str(100 + s) / "7"
+        chapter.mkdir(parents=True)
+        lines = []
+        for i in range(repeats * len(SENTENCES)):
+            text = SENTENCES[i % len(SENTENCES)]
+            uid = f"{100 + s}-7-{i:04d}"
+            samples = espeak.say(text, voice, rate=140 + 10 * (i % 3))
+            soundfile.write(chapter / f"{uid}.flac", samples, espeak.rate)
+            lines.append(f"{uid} {text.upper()}\n")
+        (chapter / f"{100 + s}-7.trans.txt").write_text("".join(lines))
+    return root
+
+
+@tf_only
+def test_the_app_trains_and_scores_on_a_librispeech_folder(tmp_path):
+    """The docs' example end to end, at 16 kHz, on audio recorded at 22,050 Hz."""
+    train_dir = write_librispeech(tmp_path / "LibriSpeech" / "train")
+    test_dir = write_librispeech(tmp_path / "LibriSpeech" / "test", speakers=("en-029",), repeats=1)
+    run = tmp_path / "run"
+    tiny = ["--dim", "16", "--blocks", "1", "--heads", "2", "--ffn-dim", "16", "--lstm-units", "8"]
+    code, out, err = _main(
+        "speech", "train", "--manifest", train_dir, "--valid-utterances", "4", "--sample-rate", "16000",
+        "--max-seconds", "1.1", "--epochs", "1", "--batch-size", "4", *tiny, "--progress", "none", "--out", run,
+    )  # fmt: skip
+    assert code == 0, err[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    too_long = metrics["too_long"]
+    assert 0 < too_long < 20 and metrics["training_utterances"] == 20 - too_long
+    assert metrics["validation_utterances"] == 4 and metrics["skipped"] == 0 and 0 <= metrics["padding"] < 0.5
+    assert f"{too_long} longer than 1.1 s" in out and "padding: " in out
+    assert config["sample_rate"] == 16000 and config["alphabet"] == speech.ALPHABET and config["blank"] == 0
+
+    code, out, err = _main("speech", "evaluate", "--run", run, "--manifest", test_dir)
+    assert code == 0, err[-3000:]
+    report = json.loads((run / "eval.json").read_text())
+    assert report["utterances"] == 6 and set(report["per_speaker_wer"]) == {"100"} and report["wer"] >= 0
+    code, out, err = _main("speech", "evaluate", "--run", run)  # its own held-out utterances
+    assert code == 0 and json.loads((run / "eval.json").read_text())["utterances"] == 4
+
+    flac = next(test_dir.rglob("*.flac"))
+    code, out, err = _main("speech", "transcribe", "--run", run, flac)
+    assert code == 0 and out.startswith(f"{flac}: ")
+    code, out, err = _main(
+        "speech", "export", "--run", run, "--out", tmp_path / "models" / "speech", "--utterances", "2"
+    )
+    assert code == 0, err[-3000:]
+    from seqgraph.apps import export as ex
+
+    lite = (tmp_path / "models" / "speech" / "1" / "speech.tflite").read_bytes()
+    assert ex.read_metadata(lite)["sample_rate"] == 16000
+
+    code, _, err = _main("speech", "train", "--manifest", train_dir, "--data-dir", tmp_path, "--out", tmp_path / "x")
+    assert code == 2 and "--manifest and --data-dir name two corpora" in err
+    code, _, err = _main(
+        "speech", "train", "--manifest", train_dir, "--valid-utterances", "50", "--out", tmp_path / "y"
+    )
+    assert code == 2 and "--valid-utterances 50" in err and "has 24 utterances" in err
