@@ -247,3 +247,125 @@ def test_the_app_trains_and_scores_on_a_librispeech_folder(tmp_path):
         "speech", "train", "--manifest", train_dir, "--valid-utterances", "50", "--out", tmp_path / "y"
     )
     assert code == 2 and "--valid-utterances 50" in err and "has 24 utterances" in err
+
+
+# ----------------------------------------------------------------------------- decoding with words
+LM_CORPUS = ["three one four", "one five nine two six", "five three five", "eight nine seven nine", "three two three"]
+
+
+def kneser_ney_reference(sentences, order):
+    """P(w | h) of interpolated Kneser-Ney, straight from the equations (Chen & Goodman 1999,
+    eq. 26, with Ney's discount per order): an independent check of the ARPA file's numbers."""
+    from collections import Counter
+
+    grams = Counter()
+    for s in sentences:
+        t = ["<s>", *s.split(), "</s>"]
+        for n in range(1, order + 1):
+            for i in range(len(t) - n + 1):
+                grams[tuple(t[i : i + n])] += 1
+    vocab = sorted({g[0] for g in grams if len(g) == 1} - {"<s>"} | {"<unk>"})
+
+    def count(g):  # highest order: counts; lower: distinct words before (raw after <s>)
+        if len(g) == order or g[0] == "<s>":
+            return grams[g]
+        return sum(1 for x in grams if len(x) == len(g) + 1 and x[1:] == g)
+
+    def discount(n):
+        values = [count(g) for g in grams if len(g) == n and g != ("<s>",)]
+        n1, n2 = values.count(1), values.count(2)
+        return min(max(n1 / (n1 + 2 * n2), 0.1), 0.9)
+
+    def p(w, h):
+        n = len(h) + 1
+        shorter = 1 / len(vocab) if not h else p(w, h[1:])
+        followers = {g[-1]: count(g) for g in grams if len(g) == n and g[:-1] == h and g != ("<s>",)}
+        if not followers:
+            return shorter
+        total, d = sum(followers.values()), discount(n)
+        return max(followers.get(w, 0) - d, 0) / total + d * len(followers) / total * shorter
+
+    return p, vocab
+
+
+def test_the_language_model_is_kneser_ney_and_sums_to_one(tmp_path):
+    pytest.importorskip("flashlight.lib.text.decoder")
+    from flashlight.lib.text.decoder import KenLM
+    from flashlight.lib.text.dictionary import create_word_dict
+
+    from seqgraph.apps.speech import decoding
+
+    (tmp_path / "corpus.txt").write_text("\n".join(LM_CORPUS + ["", "Route 66!"]) + "\n")
+    arpa, lexicon = decoding.build_lm(tmp_path / "corpus.txt", tmp_path / "lm" / "words.arpa", order=3)
+    assert lexicon.read_text().split() == sorted({w for s in LM_CORPUS for w in s.split()})
+    reference, vocab = kneser_ney_reference(LM_CORPUS, 3)
+    words = create_word_dict({w: [[w]] for w in vocab + ["</s>"]})
+    lm = KenLM(str(arpa), words)  # KenLM reads the file: an engine of its own
+    histories = {()} | {tuple(s.split()[:k]) for s in LM_CORPUS for k in (1, 2)} | {("nine", "nine")}
+    for history in histories:
+        state = lm.start(False)
+        for w in history:
+            state, _ = lm.score(state, words.get_index(w))
+        scores = {w: lm.score(state, words.get_index(w))[1] for w in vocab}
+        scores["</s>"] = lm.finish(state)[1]
+        assert sum(10**v for v in scores.values()) == pytest.approx(1.0, abs=1e-5), history
+        context = ("<s>", *history)[-2:]
+        for w, value in scores.items():
+            assert 10**value == pytest.approx(reference(w, context), rel=1e-4), (history, w)
+
+
+def test_digit_grammar_and_a_lexicon_correct_what_greedy_decoding_misspells():
+    pytest.importorskip("flashlight.lib.text.decoder")
+    import tempfile
+
+    from seqgraph.apps.speech import decoding
+
+    # frames spelling "three one" whose second e is a little less likely than a blank: greedy
+    # decoding reads "thre one"
+    classes = len(speech.ALPHABET) + 1
+    frames = [("t", 0.9), ("h", 0.9), ("r", 0.9), ("e", 0.9), ("<b>", 0.9), ("e", 0.45), (" ", 0.9)]
+    frames += [("o", 0.9), ("n", 0.9), ("e", 0.9)]
+    logits = np.full((len(frames), classes), np.log(0.01), np.float32)
+    for i, (c, p) in enumerate(frames):
+        if c == "<b>":
+            logits[i, 0] = np.log(p)
+        else:
+            logits[i, speech.ALPHABET.index(c) + 1] = np.log(p)
+            logits[i, 0] = np.log(1 - p)
+    ids = logits.argmax(1)
+    greedy = speech.decode([g for k, g in enumerate(ids) if g and (k == 0 or g != ids[k - 1])])
+    assert greedy == "thre one"
+    arpa, lexicon = decoding.digit_grammar(tempfile.mkdtemp())
+    assert decoding.WordDecoder(arpa, lexicon)(logits) == "three one"
+
+
+@tf_only
+def test_transcribe_and_evaluate_decode_words(tmp_path):
+    pytest.importorskip("flashlight.lib.text.decoder")
+    train_dir = write_librispeech(tmp_path / "train", speakers=("en-us",), repeats=2)
+    run = tmp_path / "run"
+    tiny = ["--dim", "16", "--blocks", "1", "--heads", "2", "--ffn-dim", "16", "--lstm-units", "8"]
+    code, _, err = _main(
+        "speech", "train", "--manifest", train_dir, "--valid-utterances", "2", "--epochs", "1", "--batch-size", "4",
+        *tiny, "--progress", "none", "--out", run,
+    )  # fmt: skip
+    assert code == 0, err[-2000:]
+    (tmp_path / "text.txt").write_text("\n".join(SENTENCES) + "\n")
+    code, out, err = _main("speech", "build-lm", "--corpus", tmp_path / "text.txt", "--out", tmp_path / "lm.arpa")
+    assert code == 0 and "lm.lexicon.txt: the 16 words" in out, err
+    flac = sorted(train_dir.rglob("*.flac"))[:2]
+    code, out, err = _main("speech", "transcribe", "--run", run, "--lm", tmp_path / "lm.arpa", *flac)
+    assert code == 0, err[-2000:]
+    lexicon = set((tmp_path / "lm.lexicon.txt").read_text().split())
+    for line, path in zip(out.splitlines(), flac):
+        assert line.startswith(f"{path}: ") and set(line.split(": ", 1)[1].split()) <= lexicon
+    code, out, err = _main("speech", "evaluate", "--run", run, "--grammar", "digits")
+    assert code == 0 and json.loads((run / "eval.json").read_text())["decoding"] == "grammar digits"
+    code, _, err = _main(
+        "speech", "transcribe", "--run", run, "--grammar", "digits", "--lm", tmp_path / "lm.arpa", *flac
+    )
+    assert code == 2 and "--grammar digits brings its own model" in err
+    code, _, err = _main("speech", "transcribe", "--run", run, "--lexicon", tmp_path / "lm.lexicon.txt", *flac)
+    assert code == 2 and "--lm and --lexicon go together" in err
+    code, _, err = _main("speech", "transcribe", "--run", run, "--lm", tmp_path / "nope.arpa", *flac)
+    assert code == 2 and "--lm and --lexicon go together" in err

@@ -4,7 +4,18 @@ from seqgraph.apps.speech.config import SpeechConfig
 from seqgraph.cli import app_parser, command, export_command, positive, query_command, run_option, train_command
 
 FSDD = "the FSDD folder (default: the run's)"
-BEAM = "beam width (0: greedy decoding)"
+BEAM = "beam width (0: greedy decoding; 32 with a language model)"
+
+
+def decoding_options(parser):
+    """--beam, and decoding over words: --lm/--lexicon or --grammar digits."""
+    parser.add_argument("--beam", type=int, default=0, help=BEAM)
+    parser.add_argument("--lm", metavar="ARPA_OR_BINARY", help="decode words with this n-gram model (build-lm)")
+    parser.add_argument("--lexicon", metavar="WORDS_TXT", help="the words allowed, one per line (build-lm)")
+    parser.add_argument("--grammar", choices=["digits"], help="decode sequences of digit words only")
+    parser.add_argument("--lm-weight", type=float, default=1.0, help="the language model's weight")
+    parser.add_argument("--word-score", type=float, default=0.0, help="a score added per word")
+
 
 DESCRIPTION = (
     "Speech recognition with the lecture's pipeline: log-mel features inside the model, convolutional "
@@ -44,7 +55,7 @@ def add_parser(apps, name, summary):
     )
     p.add_argument("--skip-bad", action="store_true", help="leave out bad lines and unreadable audio (counted)")
     p.add_argument("--utterances", type=positive, default=500, help="held-out utterances (not with --manifest)")
-    p.add_argument("--beam", type=int, default=0, help=BEAM)
+    decoding_options(p)
     p = command(
         commands,
         "transcribe",
@@ -54,7 +65,7 @@ def add_parser(apps, name, summary):
         "seqgraph speech transcribe --run runs/speech/fsdd recording.wav",
     )
     run_option(p)
-    p.add_argument("--beam", type=int, default=0, help=BEAM)
+    decoding_options(p)
     p.add_argument("inputs", nargs="+", metavar="AUDIO", help="an audio file")
     p = query_command(
         commands,
@@ -69,6 +80,18 @@ def add_parser(apps, name, summary):
         default=8000,
         help="the served model's sample rate (its run's --sample-rate; the server does not say it)",
     )
+    p = command(
+        commands,
+        "build-lm",
+        "seqgraph.apps.speech.decoding:build_lm",
+        "an n-gram language model and lexicon from a text corpus",
+        "Writes an ARPA n-gram model (interpolated Kneser-Ney) of a text file, one sentence per line, normalised "
+        "to the model's alphabet, and its lexicon (every word) beside it, for transcribe/evaluate --lm.",
+        "seqgraph speech build-lm --corpus sentences.txt --order 3 --out lm/words.arpa",
+    )
+    p.add_argument("--corpus", required=True, help="a UTF-8 text file, one sentence per line")
+    p.add_argument("--order", type=positive, default=3, help="the n of the n-grams")
+    p.add_argument("--out", required=True, help="the ARPA file to write (the lexicon goes beside it)")
     p = command(
         commands,
         "say",

@@ -31,7 +31,42 @@ def held_out(config, data_dir=None, utterances=500):
     return train_digits, speech.connected_digits(test_digits, utterances, seed=20_000), test_digits
 
 
-def evaluate(run, data_dir=None, utterances=500, beam=0, manifest=None, skip_bad=False):
+def word_decoder(lm=None, lexicon=None, grammar=None, beam=0, lm_weight=1.0, word_score=0.0):
+    """The ``decoding.WordDecoder`` that ``--lm``/``--lexicon`` or ``--grammar digits`` ask for,
+    or None (decoding by characters)."""
+    import tempfile
+
+    from seqgraph.apps.common import ConfigError, native_messages_hidden
+    from seqgraph.apps.speech import decoding
+
+    if grammar:
+        if lm or lexicon:
+            raise ConfigError("--grammar digits brings its own model and lexicon: leave out --lm and --lexicon")
+        lm, lexicon = decoding.digit_grammar(tempfile.mkdtemp(prefix="seqgraph-grammar-"))
+    elif bool(lm) != bool(lexicon):
+        if lm and decoding.lexicon_path(lm).exists():
+            lexicon = decoding.lexicon_path(lm)  # build-lm writes it beside the model
+        else:
+            raise ConfigError("--lm and --lexicon go together (build-lm writes both)")
+    if not lm:
+        return None
+    with native_messages_hidden():  # KenLM prints its loading progress
+        return decoding.WordDecoder(lm, lexicon, beam or 32, lm_weight, word_score)
+
+
+def evaluate(
+    run,
+    data_dir=None,
+    utterances=500,
+    beam=0,
+    manifest=None,
+    skip_bad=False,
+    lm=None,
+    lexicon=None,
+    grammar=None,
+    lm_weight=1.0,
+    word_score=0.0,
+):
     """WER and CER of ``run``'s model, overall and per speaker, on the utterances of ``manifest``,
     or else on the run's held-out utterances (a digit run: ``utterances`` connected digits built
     from the held-out takes, and its accuracy on the isolated takes); writes ``run/eval.json``.
@@ -40,9 +75,12 @@ def evaluate(run, data_dir=None, utterances=500, beam=0, manifest=None, skip_bad
         run: a run folder written by ``train``.
         data_dir: the FSDD folder (default: the run's).
         utterances: held-out utterances to score (not with ``manifest``: all of it is).
-        beam: beam width (0: greedy decoding).
+        beam: beam width (0: greedy decoding; with a language model, 32).
         manifest: a test corpus in any format ``train --manifest`` reads.
         skip_bad: leave out the manifest's bad lines and unreadable audio instead of stopping.
+        lm, lexicon: decode words with this language model (ARPA or KenLM binary) and lexicon.
+        grammar: ``"digits"``: decode sequences of digit words only.
+        lm_weight, word_score: the language model's weight, and a score per word.
 
     Returns:
         The report written to eval.json.
@@ -50,13 +88,14 @@ def evaluate(run, data_dir=None, utterances=500, beam=0, manifest=None, skip_bad
     import jiwer
 
     config, _, model = load_run(run)
+    words = word_decoder(lm, lexicon, grammar, beam, lm_weight, word_score)
     if manifest:
         test_set, skipped = speech.read_manifest(manifest, skip_bad)
         test_digits, data = None, str(manifest)
     else:
         _, test_set, test_digits = held_out(config, data_dir, utterances)
         skipped, data = [], config.manifest or ("fsdd" if (data_dir or config.data_dir) else "espeak")
-    result = score(model, test_set, beam)
+    result = score(model, test_set, beam, words)
     per_speaker = {}
     for speaker in sorted({u.speaker for u in test_set if u.speaker}):
         chosen = [i for i, u in enumerate(test_set) if u.speaker == speaker]
@@ -71,12 +110,13 @@ def evaluate(run, data_dir=None, utterances=500, beam=0, manifest=None, skip_bad
         "per_speaker_wer": per_speaker,
         "data": data,
         "beam": beam,
+        "decoding": ("grammar " + grammar) if grammar else (f"lm {lm}" if lm else ("beam" if beam else "greedy")),
         "examples": [
             {"reference": u.transcript, "hypothesis": h} for u, h in list(zip(test_set, result["hypotheses"]))[:10]
         ],
     }
     if test_digits is not None:
-        isolated = transcribe_batch(model, test_digits, beam)
+        isolated = transcribe_batch(model, test_digits, beam, words=words)
         report["digit_accuracy"] = float(np.mean([h == u.transcript for h, u in zip(isolated, test_digits)]))
         report["isolated_digits"] = len(test_digits)
         report["isolated_errors"] = [
@@ -97,12 +137,15 @@ def evaluate(run, data_dir=None, utterances=500, beam=0, manifest=None, skip_bad
     return report
 
 
-def transcribe(run, inputs, beam=0):
+def transcribe(run, inputs, beam=0, lm=None, lexicon=None, grammar=None, lm_weight=1.0, word_score=0.0):
     """Print the text of each audio file in ``inputs`` (WAV, FLAC, OGG; any rate, mixed to mono),
-    one line each: ``<file>: <text>``. Returns the lines."""
+    one line each: ``<file>: <text>``; decoded greedily, by beam search (``beam``), or over words
+    (``lm`` and ``lexicon``, or ``grammar="digits"``: see ``evaluate``). Returns the lines."""
     _, _, model = load_run(run)
+    words = word_decoder(lm, lexicon, grammar, beam, lm_weight, word_score)
     utterances = [speech.Utterance("", path=Path(p)) for p in inputs]
-    lines = [transcript_line(path, text) for path, text in zip(inputs, transcribe_batch(model, utterances, beam))]
+    texts = transcribe_batch(model, utterances, beam, words=words)
+    lines = [transcript_line(path, text) for path, text in zip(inputs, texts)]
     print("\n".join(lines))
     return lines
 

@@ -144,9 +144,10 @@ def trainer(acoustic):
     return CTCTrainer()
 
 
-def transcribe_batch(model, utterances, beam=0, batch_size=32):
-    """Texts of ``utterances`` (greedy CTC decoding, or beam search of width ``beam``), batched
-    by length."""
+def transcribe_batch(model, utterances, beam=0, batch_size=32, words=None):
+    """Texts of ``utterances``, batched by length: greedy CTC decoding, beam search over
+    characters of width ``beam``, or with ``words`` (a ``decoding.WordDecoder``) beam search over
+    the words of a lexicon scored by a language model."""
     texts = [None] * len(utterances)
     rate = sample_rate_of(model)
     ds, _ = speech.tf_dataset(utterances, batch_size, sample_rate=rate)
@@ -154,6 +155,12 @@ def transcribe_batch(model, utterances, beam=0, batch_size=32):
     done = 0
     for inputs, _ in ds:
         out = model(inputs, training=False)
+        if words is not None:
+            logits, lengths = ops.convert_to_numpy(out["logits"]), ops.convert_to_numpy(out["lengths"])
+            for row, steps in zip(logits, lengths):
+                texts[order[done]] = words(row[:steps])
+                done += 1
+            continue
         if beam:
             ids = ops.convert_to_numpy(layers.ctc_beam_decode(out["logits"], out["lengths"], beam_width=beam)[0][0])
         else:
@@ -164,11 +171,12 @@ def transcribe_batch(model, utterances, beam=0, batch_size=32):
     return texts
 
 
-def score(model, utterances, beam=0):
-    """``{"wer", "cer", "hypotheses"}`` (jiwer) of ``model`` on ``utterances``."""
+def score(model, utterances, beam=0, words=None):
+    """``{"wer", "cer", "hypotheses"}`` (jiwer) of ``model`` on ``utterances`` (decoded as
+    ``transcribe_batch`` decodes)."""
     import jiwer
 
-    hypotheses = transcribe_batch(model, utterances, beam)
+    hypotheses = transcribe_batch(model, utterances, beam, words=words)
     references = [u.transcript for u in utterances]
     return {
         "wer": float(jiwer.wer(references, hypotheses)),
