@@ -13,7 +13,7 @@ def decoding_options(parser):
     parser.add_argument("--lm", metavar="ARPA_OR_BINARY", help="decode words with this n-gram model (build-lm)")
     parser.add_argument("--lexicon", metavar="WORDS_TXT", help="the words allowed, one per line (build-lm)")
     parser.add_argument("--grammar", choices=["digits"], help="decode sequences of digit words only")
-    parser.add_argument("--lm-weight", type=float, default=1.0, help="the language model's weight")
+    parser.add_argument("--lm-weight", type=float, default=2.0, help="the language model's weight")
     parser.add_argument("--word-score", type=float, default=0.0, help="a score added per word")
 
 

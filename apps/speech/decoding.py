@@ -181,7 +181,7 @@ class WordDecoder:
     'three one four'
     """
 
-    def __init__(self, lm, lexicon, beam=32, lm_weight=1.0, word_score=0.0):
+    def __init__(self, lm, lexicon, beam=32, lm_weight=2.0, word_score=0.0):
         from flashlight.lib.text.decoder import (
             CriterionType,
             KenLM,
@@ -240,7 +240,7 @@ class WordDecoder:
 
     def __call__(self, logits):
         """The best transcript for one utterance's ``logits`` ``[T, classes]`` (its real steps)."""
-        emissions = np.ascontiguousarray(_log_softmax(np.asarray(logits, np.float32)))
+        emissions = np.ascontiguousarray(log_softmax(np.asarray(logits, np.float32)))
         steps, classes = emissions.shape
         if steps == 0:
             return ""
@@ -248,6 +248,6 @@ class WordDecoder:
         return " ".join(self.words.get_entry(i) for i in best.words if i >= 0)
 
 
-def _log_softmax(x):
+def log_softmax(x):
     x = x - x.max(axis=-1, keepdims=True)
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))

@@ -31,7 +31,7 @@ def held_out(config, data_dir=None, utterances=500):
     return train_digits, speech.connected_digits(test_digits, utterances, seed=20_000), test_digits
 
 
-def word_decoder(lm=None, lexicon=None, grammar=None, beam=0, lm_weight=1.0, word_score=0.0):
+def word_decoder(lm=None, lexicon=None, grammar=None, beam=0, lm_weight=2.0, word_score=0.0):
     """The ``decoding.WordDecoder`` that ``--lm``/``--lexicon`` or ``--grammar digits`` ask for,
     or None (decoding by characters)."""
     import tempfile
@@ -64,7 +64,7 @@ def evaluate(
     lm=None,
     lexicon=None,
     grammar=None,
-    lm_weight=1.0,
+    lm_weight=2.0,
     word_score=0.0,
 ):
     """WER and CER of ``run``'s model, overall and per speaker, on the utterances of ``manifest``,
@@ -137,7 +137,7 @@ def evaluate(
     return report
 
 
-def transcribe(run, inputs, beam=0, lm=None, lexicon=None, grammar=None, lm_weight=1.0, word_score=0.0):
+def transcribe(run, inputs, beam=0, lm=None, lexicon=None, grammar=None, lm_weight=2.0, word_score=0.0):
     """Print the text of each audio file in ``inputs`` (WAV, FLAC, OGG; any rate, mixed to mono),
     one line each: ``<file>: <text>``; decoded greedily, by beam search (``beam``), or over words
     (``lm`` and ``lexicon``, or ``grammar="digits"``: see ``evaluate``). Returns the lines."""
