@@ -530,6 +530,108 @@ def spoken_words(text, voice="en-us", rate=150, pause=(0.1, 0.2), seed=0, sample
     return 0.8 * audio / max(np.abs(audio).max(), 1e-6)
 
 
+# Voices of the sentence corpus's test split only: a base voice (an accent) and four variants (a
+# male, a female, a Klatt synthesiser and a named voice); a test speaker has either.
+TEST_VOICES = ("en-gb-scotland",)
+TEST_VARIANTS = ("m6", "f4", "klatt3", "anika")
+
+
+def lee_sentences(min_words=3, max_words=20):
+    """The sentences of gensim's Lee corpus (Australian news, 2001) that the alphabet can write
+    (no digits), of ``min_words`` to ``max_words`` words, normalised, in order, without repeats."""
+    from seqgraph.datasets.text import embedded_corpus
+
+    text = embedded_corpus().read_text(encoding="utf-8")
+    seen, sentences = set(), []
+    for raw in re.split(r"(?<=[.!?])\s+", text):
+        try:
+            sentence = normalise_transcript(raw.replace("-", " "), "lee")
+        except SpeechDataError:
+            continue
+        if min_words <= len(sentence.split()) <= max_words and sentence not in seen:
+            seen.add(sentence)
+            sentences.append(sentence)
+    return sentences
+
+
+def sentence_voices():
+    """``(training speakers, test speakers)``: eSpeak NG voice+variant pairs; a test speaker has a
+    base voice or a variant that no training speaker has."""
+    train, test = [], []
+    for voice in VOICES:
+        for variant in VARIANTS:
+            (test if voice in TEST_VOICES or variant in TEST_VARIANTS else train).append(f"{voice}+{variant}")
+    return train, test
+
+
+def espeak_sentences(out, utterances=6000, test_utterances=300, test_share=0.1, seed=0, sample_rate=SAMPLE_RATE):
+    """``seqgraph speech synthesize``: an open-vocabulary corpus spoken by eSpeak NG, written to
+    ``out`` as FLAC files and NeMo manifests: ``train.jsonl`` (``utterances`` utterances) and
+    ``test.jsonl`` (``test_utterances``), and ``train_sentences.txt`` (the training text, for
+    ``build-lm``). Sentences come from gensim's Lee corpus (``lee_sentences``); a share
+    ``test_share`` of them, and the speakers of ``sentence_voices``' test side, are used by the
+    test split only, so it holds sentences AND voices never trained on. Each utterance draws its
+    sentence, speaker, rate (130-210 words/min), pitch and pitch range from ``seed``. A folder
+    already written with the same settings is kept (a cache).
+
+    Returns:
+        ``(train manifest, test manifest)``.
+    """
+    import json
+
+    import soundfile
+    from tqdm import tqdm
+
+    out = Path(out)
+    settings = {"utterances": utterances, "test_utterances": test_utterances, "test_share": test_share}
+    settings.update({"seed": seed, "sample_rate": sample_rate, "version": 1})
+    done = out / "corpus.json"
+    if done.exists() and json.loads(done.read_text()) == settings:
+        print(f"{out}: already written with these settings")
+        return out / "train.jsonl", out / "test.jsonl"
+    rng = np.random.default_rng(seed)
+    sentences = lee_sentences()
+    order = rng.permutation(len(sentences))
+    cut = int(round(len(sentences) * test_share))
+    test_sentences = [sentences[i] for i in sorted(order[:cut])]
+    train_sentences = [sentences[i] for i in sorted(order[cut:])]
+    train_speakers, test_speakers = sentence_voices()
+    espeak = ESpeak()
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    for split, count, texts, speakers in (
+        ("train", utterances, train_sentences, train_speakers),
+        ("test", test_utterances, test_sentences, test_speakers),
+    ):
+        rows = []
+        for i in tqdm(range(count), desc=f"eSpeak NG sentences ({split})", unit="utt", leave=False):
+            text, voice = texts[rng.integers(len(texts))], speakers[rng.integers(len(speakers))]
+            samples = espeak.say(
+                text, voice, rate=rng.integers(130, 211), pitch=rng.integers(25, 76), pitch_range=rng.integers(25, 81)
+            )
+            audio = trim_silence(resample(samples.astype(np.float32) / 32768.0, espeak.rate, sample_rate), 0.01)
+            audio = 0.8 * audio / max(np.abs(audio).max(), 1e-6)
+            name = Path("audio") / f"{split}-{i:05d}.flac"
+            soundfile.write(out / name, audio, sample_rate, subtype="PCM_16")
+            rows.append(
+                {"audio_filepath": str(name), "text": text, "speaker": voice, "duration": len(audio) / sample_rate}
+            )
+        with open(out / f"tmp-{os.getpid()}-{split}.jsonl", "w") as handle:
+            handle.write("".join(json.dumps(r) + "\n" for r in rows))
+        os.replace(out / f"tmp-{os.getpid()}-{split}.jsonl", out / f"{split}.jsonl")
+    (out / "train_sentences.txt").write_text("".join(f"{t}\n" for t in train_sentences))
+    done.write_text(json.dumps(settings))
+    hours = {
+        split: sum(json.loads(line)["duration"] for line in (out / f"{split}.jsonl").read_text().splitlines()) / 3600
+        for split in ("train", "test")
+    }
+    print(
+        f"{out}: train.jsonl {utterances} utterances ({hours['train']:.2f} h) of {len(train_sentences)} sentences by "
+        f"{len(train_speakers)} speakers; test.jsonl {test_utterances} ({hours['test']:.2f} h) of "
+        f"{len(test_sentences)} other sentences by {len(test_speakers)} other speakers; train_sentences.txt"
+    )
+    return out / "train.jsonl", out / "test.jsonl"
+
+
 def fingerprint(utterances):
     """A short hash of transcripts and audio, to tell two generated sets apart in tests and runs."""
     h = hashlib.sha1()

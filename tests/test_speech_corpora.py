@@ -369,3 +369,28 @@ def test_transcribe_and_evaluate_decode_words(tmp_path):
     assert code == 2 and "--lm and --lexicon go together" in err
     code, _, err = _main("speech", "transcribe", "--run", run, "--lm", tmp_path / "nope.arpa", *flac)
     assert code == 2 and "--lm and --lexicon go together" in err
+
+
+def test_the_espeak_sentence_corpus_tests_unseen_sentences_and_voices(tmp_path, capsys):
+    train, test = speech.espeak_sentences(tmp_path / "corpus", utterances=12, test_utterances=6, seed=3)
+    rows = {
+        name: [json.loads(line) for line in path.read_text().splitlines()]
+        for name, path in (("train", train), ("test", test))
+    }
+    assert len(rows["train"]) == 12 and len(rows["test"]) == 6
+    train_sentences = set((tmp_path / "corpus" / "train_sentences.txt").read_text().splitlines())
+    assert {r["text"] for r in rows["train"]} <= train_sentences
+    assert not {r["text"] for r in rows["test"]} & train_sentences  # sentences never trained on
+    train_voices, test_voices = speech.sentence_voices()
+    assert not set(train_voices) & set(test_voices) and len(train_voices) + len(test_voices) == 7 * 21
+    assert {r["speaker"] for r in rows["train"]} <= set(train_voices)
+    assert {r["speaker"] for r in rows["test"]} <= set(test_voices)
+    for voice in test_voices:  # each has a base voice or a variant that no training speaker has
+        base, variant = voice.split("+")
+        assert base in speech.TEST_VOICES or variant in speech.TEST_VARIANTS
+    utterances, skipped = speech.read_manifest(test)
+    assert skipped == [] and [u.transcript for u in utterances] == [r["text"] for r in rows["test"]]
+    assert all(1 < u.seconds() < 15 for u in utterances) and {u.speaker for u in utterances} <= set(test_voices)
+    capsys.readouterr()
+    speech.espeak_sentences(tmp_path / "corpus", utterances=12, test_utterances=6, seed=3)  # the cache
+    assert "already written with these settings" in capsys.readouterr().out

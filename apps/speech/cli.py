@@ -82,6 +82,21 @@ def add_parser(apps, name, summary):
     )
     p = command(
         commands,
+        "synthesize",
+        "seqgraph.datasets.speech:espeak_sentences",
+        "write an open-vocabulary corpus spoken by eSpeak NG (NeMo manifests)",
+        "Writes sentences of gensim's Lee corpus spoken by eSpeak NG voices (drawn voice, variant, rate and "
+        "pitch) as FLAC files with train.jsonl and test.jsonl manifests; the test split holds sentences and "
+        "voices the training split never has. Train on it with --manifest OUT/train.jsonl.",
+        "seqgraph speech synthesize --out data/espeak-sentences",
+    )
+    p.add_argument("--out", required=True, help="the corpus folder (kept as a cache: same settings, no rewrite)")
+    p.add_argument("--utterances", type=positive, default=6000, help="training utterances")
+    p.add_argument("--test-utterances", type=positive, default=300, help="test utterances")
+    p.add_argument("--seed", type=int, default=0, help="sentences, speakers, rates and pitches")
+    p.add_argument("--sample-rate", type=positive, default=8000, help="the files' sample rate")
+    p = command(
+        commands,
         "build-lm",
         "seqgraph.apps.speech.decoding:build_lm",
         "an n-gram language model and lexicon from a text corpus",
