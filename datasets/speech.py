@@ -641,6 +641,61 @@ def fingerprint(utterances):
     return h.hexdigest()[:12]
 
 
+# ----------------------------------------------------------------------------- augmentation
+def change_speed(audio, factor, sample_rate=SAMPLE_RATE):
+    """``audio`` played ``factor`` times faster (tempo and pitch together, as speed perturbation
+    does: Ko et al. 2015): resampled from ``factor`` x ``sample_rate``."""
+    return resample(audio, int(round(sample_rate * factor)), sample_rate)
+
+
+def add_noise(audio, snr_db, rng):
+    """``audio`` with white noise at ``snr_db`` dB below its power."""
+    power = float(np.mean(audio.astype(np.float64) ** 2))
+    noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(audio))
+    return (audio + noise).astype(np.float32)
+
+
+def room_impulse_response(rt60, rng, sample_rate=SAMPLE_RATE):
+    """A synthetic room impulse response: the direct sound, then exponentially decaying noise
+    that falls by 60 dB in ``rt60`` seconds (a diffuse reverberant tail), 0.9 x ``rt60`` long."""
+    t = np.arange(int(0.9 * rt60 * sample_rate)) / sample_rate
+    tail = rng.normal(0.0, 1.0, len(t)) * 10 ** (-3 * t / rt60)  # amplitude: -60 dB at rt60
+    tail[0] = 0.0
+    response = np.concatenate([[1.0], 0.3 * tail[1:] / max(np.sqrt(np.sum(tail**2)), 1e-9)])
+    return response.astype(np.float32)
+
+
+def reverberate(audio, response):
+    """``audio`` convolved with a room ``response``, cut to its length and to its peak."""
+    from scipy.signal import fftconvolve
+
+    wet = fftconvolve(audio, response)[: len(audio)]
+    return (wet * (np.abs(audio).max() / max(np.abs(wet).max(), 1e-9))).astype(np.float32)
+
+
+@dataclass
+class Augmentation:
+    """Training-time changes of each utterance, drawn per utterance and per pass: a speed from
+    ``speeds`` (e.g. 0.9, 1.0, 1.1), a room (``reverb``: an RT60 of 0.2-0.7 s), white noise at an
+    SNR drawn from ``noise_snr`` (dB). Example: ``Augmentation(speeds=(0.9, 1.0, 1.1))``."""
+
+    speeds: tuple = ()
+    reverb: bool = False
+    noise_snr: tuple = ()
+
+    def __bool__(self):
+        return bool(self.speeds or self.reverb or self.noise_snr)
+
+    def __call__(self, audio, rng, sample_rate=SAMPLE_RATE):
+        if self.speeds:
+            audio = change_speed(audio, self.speeds[rng.integers(len(self.speeds))], sample_rate)
+        if self.reverb:
+            audio = reverberate(audio, room_impulse_response(rng.uniform(0.2, 0.7), rng, sample_rate))
+        if self.noise_snr:
+            audio = add_noise(audio, rng.uniform(*self.noise_snr), rng)
+        return np.clip(audio, -1, 1)
+
+
 # ----------------------------------------------------------------------------- pipeline
 def length_batches(lengths, batch_size):
     """Indices of ``lengths`` cut into batches of similar length (sorted, then cut), so that
@@ -657,21 +712,25 @@ def padding_fraction(utterances, batch_size, sample_rate=SAMPLE_RATE):
     return 1 - lengths.sum() / padded
 
 
-def tf_dataset(utterances, batch_size, shuffle=False, seed=0, sample_rate=SAMPLE_RATE):
+def tf_dataset(utterances, batch_size, shuffle=False, seed=0, sample_rate=SAMPLE_RATE, augment=None):
     """``({"waveform" [B, S], "lengths" [B]}, labels [B, L] padded with -1)`` batches at
     ``sample_rate``, and their number. Utterances of similar length are batched together
     (``length_batches``); batches are shuffled each pass when ``shuffle``. Audio files are read
     when their batch is made (in parallel, in order), so a corpus larger than memory streams from
-    disk."""
+    disk. ``augment`` (an ``Augmentation``) changes each utterance, drawn anew each pass from
+    ``seed`` (the same passes for the same seed, so a resumed run sees what it would have)."""
     import tensorflow as tf
 
     lengths = np.array([u.samples(sample_rate) for u in utterances])
     labels = [encode(u.transcript) for u in utterances]
     batches = length_batches(lengths, batch_size)
 
-    def load(number):
+    def load(number, draw):
         index = batches[int(number)]
         audio = [utterances[i].load(sample_rate) for i in index]
+        if augment:
+            rng = np.random.default_rng(int(draw) % 2**63)
+            audio = [augment(a, rng, sample_rate) for a in audio]
         wave = np.zeros((len(index), max(len(a) for a in audio)), np.float32)
         label = np.full((len(index), max(len(labels[i]) for i in index)), -1, np.int32)
         for row, (i, a) in enumerate(zip(index, audio)):
@@ -679,8 +738,8 @@ def tf_dataset(utterances, batch_size, shuffle=False, seed=0, sample_rate=SAMPLE
             label[row, : len(labels[i])] = labels[i]
         return wave, np.array([len(a) for a in audio], np.int32), label
 
-    def make(number):
-        wave, length, label = tf.numpy_function(load, [number], [tf.float32, tf.int32, tf.int32], stateful=False)
+    def make(number, draw):
+        wave, length, label = tf.numpy_function(load, [number, draw], [tf.float32, tf.int32, tf.int32], stateful=False)
         wave.set_shape((None, None))
         length.set_shape((None,))
         label.set_shape((None, None))
@@ -689,7 +748,8 @@ def tf_dataset(utterances, batch_size, shuffle=False, seed=0, sample_rate=SAMPLE
     ds = tf.data.Dataset.range(len(batches))
     if shuffle:
         ds = ds.shuffle(len(batches), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip(ds, draws).map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE), len(batches)
 
 

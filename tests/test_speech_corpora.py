@@ -394,3 +394,52 @@ def test_the_espeak_sentence_corpus_tests_unseen_sentences_and_voices(tmp_path, 
     capsys.readouterr()
     speech.espeak_sentences(tmp_path / "corpus", utterances=12, test_utterances=6, seed=3)  # the cache
     assert "already written with these settings" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- augmentation
+def _peak_hz(audio, rate):
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    return np.fft.rfftfreq(len(audio), 1 / rate)[spectrum.argmax()]
+
+
+def test_speed_perturbation_changes_tempo_and_pitch_together():
+    audio = tone(1.0, 8000, freq=500.0)
+    for factor in (0.9, 1.1):
+        fast = speech.change_speed(audio, factor)
+        assert len(fast) == pytest.approx(8000 / factor, abs=1)
+        assert _peak_hz(fast, 8000) == pytest.approx(500.0 * factor, abs=3)
+    np.testing.assert_allclose(speech.change_speed(audio, 1.0), audio)
+
+
+def test_noise_has_the_snr_asked_for_and_rooms_decay_by_60_db_at_rt60():
+    rng = np.random.default_rng(0)
+    audio = tone(2.0, 8000)
+    noisy = speech.add_noise(audio, 10.0, rng)
+    snr = 10 * np.log10(np.mean(audio.astype(np.float64) ** 2) / np.mean((noisy - audio).astype(np.float64) ** 2))
+    assert snr == pytest.approx(10.0, abs=0.3)
+    response = speech.room_impulse_response(0.5, np.random.default_rng(1))
+    assert response[0] == 1.0 and len(response) == int(0.9 * 0.5 * 8000)
+    energy = np.cumsum(response[::-1][:-1] ** 2)[::-1]  # Schroeder's backward integral of the tail
+    decay_db = 10 * np.log10(energy / energy[0])
+    slope = np.polyfit(np.arange(len(decay_db))[400:2000] / 8000, decay_db[400:2000], 1)[0]
+    assert -60 / slope == pytest.approx(0.5, rel=0.15)  # the time to fall by 60 dB
+    wet = speech.reverberate(audio, response)
+    assert len(wet) == len(audio) and np.abs(wet).max() == pytest.approx(np.abs(audio).max(), rel=1e-5)
+
+
+@tf_only
+def test_augmented_batches_differ_by_pass_and_repeat_by_seed():
+    utterances = [speech.Utterance("ab", audio=tone(0.5 + i / 10, 8000, 300 + 50 * i)) for i in range(8)]
+    augment = speech.Augmentation(speeds=(0.9, 1.0, 1.1), reverb=True, noise_snr=(10, 30))
+
+    def two_passes(seed):
+        ds, _ = speech.tf_dataset(utterances, 4, shuffle=True, seed=seed, augment=augment)
+        return [[inputs["waveform"].numpy() for inputs, _ in ds] for _ in range(2)]
+
+    first, again = two_passes(5), two_passes(5)
+    for a, b in zip(sum(first, []), sum(again, [])):
+        np.testing.assert_array_equal(a, b)  # the same seed: the same augmented passes
+    assert any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(first[0], first[1]))
+    plain, _ = speech.tf_dataset(utterances, 4)
+    lengths = sorted(int(n) for inputs, _ in plain for n in inputs["lengths"].numpy())
+    assert lengths == sorted(len(u.audio) for u in utterances)  # no augmentation: as recorded

@@ -53,6 +53,9 @@ class SpeechConfig:
     lstm_units: int = option(96, "peephole LSTM units in each direction")
     dropout: float = option(0.1, "dropout rate")
     spec_augment: bool = option(True, "no SpecAugment (random time and frequency masks on the training features)")
+    speed_perturbation: bool = option(False, "play each training utterance at 0.9, 1.0 or 1.1 x speed (pitch too)")
+    reverb: bool = option(False, "put each training utterance in a synthetic room (RT60 0.2-0.7 s)")
+    noise: bool = option(False, "add white noise to each training utterance (SNR 10-30 dB)")
     seed: int = option(0, "utterances, initial weights and batch order")
 
     def __post_init__(self):
@@ -81,6 +84,16 @@ class SpeechConfig:
         )
         require(self.dim % self.heads == 0, "dim", f"must be a multiple of --heads ({self.heads}), got {self.dim}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+
+    def augmentation(self):
+        """The training audio's ``datasets.speech.Augmentation``."""
+        from seqgraph.datasets.speech import Augmentation
+
+        return Augmentation(
+            speeds=(0.9, 1.0, 1.1) if self.speed_perturbation else (),
+            reverb=self.reverb,
+            noise_snr=(10.0, 30.0) if self.noise else (),
+        )
 
     def model_options(self):
         """build_model's keyword arguments."""

@@ -86,7 +86,10 @@ def train(config, out=None, distribute="default", progress="bar", overwrite=Fals
 
         def train_data(context):  # this input pipeline's replicas' parts of each global batch
             return replica_batches(
-                speech.tf_dataset(train_set, config.batch_size, True, config.seed, config.sample_rate)[0], context
+                speech.tf_dataset(
+                    train_set, config.batch_size, True, config.seed, config.sample_rate, config.augmentation()
+                )[0],
+                context,
             )
 
         steps = -(-len(train_set) // config.batch_size)
