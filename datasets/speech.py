@@ -174,7 +174,8 @@ def split_by_speaker(utterances, test_speakers):
     test_speakers = set(test_speakers)
     unknown = test_speakers - {u.speaker for u in utterances}
     if unknown:
-        raise SpeechDataError(f"no recordings of speaker(s) {sorted(unknown)}")
+        there = sorted({u.speaker for u in utterances})
+        raise SpeechDataError(f"no recordings of speaker(s) {sorted(unknown)} (the speakers: {', '.join(there)})")
     return (
         [u for u in utterances if u.speaker not in test_speakers],
         [u for u in utterances if u.speaker in test_speakers],
@@ -338,15 +339,26 @@ def _csv_rows(path):
         yield where, path.parent / row[0].strip(), row[1], "", None
 
 
-def digit_corpus(data_dir=None, synthetic_takes=20):
+def isolated_digits(data_dir=None, synthetic_takes=20):
+    """Every isolated digit: FSDD's recordings in ``data_dir``, or eSpeak NG's digits."""
+    return fsdd(data_dir) if data_dir else synthetic_digits(takes=synthetic_takes, seed=0)
+
+
+def digit_corpus(data_dir=None, synthetic_takes=20, test_speaker=None):
     """``(train, test)`` isolated digits: FSDD's takes 5-49 and 0-4 from ``data_dir``, or without
-    it digits spoken by eSpeak NG (``synthetic_takes`` per digit; takes 0-3 held out)."""
-    if data_dir:
-        train, test = split_by_take(fsdd(data_dir))
-        where, held_out = f"{data_dir}", "0-4"
+    it digits spoken by eSpeak NG (``synthetic_takes`` per digit; takes 0-3 held out). With
+    ``test_speaker``, that speaker's recordings are the test and everyone else's the training."""
+    digits = isolated_digits(data_dir, synthetic_takes)
+    where = f"{data_dir}" if data_dir else f"--synthetic-takes {synthetic_takes}"
+    if test_speaker:
+        train, test = split_by_speaker(digits, [test_speaker])
+        held_out = f"of speaker {test_speaker}"
+    elif data_dir:
+        train, test = split_by_take(digits)
+        held_out = "0-4"
     else:
-        train, test = split_by_take(synthetic_digits(takes=synthetic_takes, seed=0), range(4))
-        where, held_out = f"--synthetic-takes {synthetic_takes}", "0-3"
+        train, test = split_by_take(digits, range(4))
+        held_out = "0-3"
     if not train or not test:
         raise SpeechDataError(
             f"{where}: {len(train)} training and {len(test)} held-out recordings; both are needed "

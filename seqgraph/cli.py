@@ -341,7 +341,7 @@ def positive(text):
 def config_from(args):
     """The typed config of a ``train`` command from its parsed options."""
     cls = args.config_class
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+    return cls(**{f.name: getattr(args, f.name, f.default) for f in dataclasses.fields(cls)})
 
 
 def _load_config(args):

@@ -443,3 +443,29 @@ def test_augmented_batches_differ_by_pass_and_repeat_by_seed():
     plain, _ = speech.tf_dataset(utterances, 4)
     lengths = sorted(int(n) for inputs, _ in plain for n in inputs["lengths"].numpy())
     assert lengths == sorted(len(u.audio) for u in utterances)  # no augmentation: as recorded
+
+
+@tf_only
+def test_leave_speaker_out_trains_a_run_per_speaker_and_resumes(tmp_path):
+    from tests.test_speech_data import write_fsdd
+
+    fsdd = write_fsdd(tmp_path / "fsdd", speakers=("anna", "bob", "carl"), takes=range(2))
+    out = tmp_path / "lso"
+    tiny = ["--dim", "16", "--blocks", "1", "--heads", "2", "--ffn-dim", "16", "--lstm-units", "8"]
+    args = ["speech", "leave-speaker-out", "--data-dir", fsdd, "--utterances", "8", "--valid-utterances", "4",
+            "--epochs", "1", "--batch-size", "4", *tiny, "--progress", "none", "--test-utterances", "6",
+            "--out", out]  # fmt: skip
+    code, stdout, err = _main(*args)
+    assert code == 0, err[-3000:]
+    summary = json.loads((out / "leave_speaker_out.json").read_text())
+    assert sorted(summary["speakers"]) == ["anna", "bob", "carl"] and summary["utterances_per_speaker"] == 6
+    for speaker, result in summary["speakers"].items():
+        config = json.loads((out / speaker / "config.json").read_text())
+        assert config["test_speaker"] == speaker and 0 <= result["wer_digit_grammar"]
+    wers = [r["wer"] for r in summary["speakers"].values()]
+    assert summary["mean_wer"] == pytest.approx(np.mean(wers)) and summary["worst_wer"] == max(wers)
+    assert "worst" in stdout and "== anna: training on bob, carl" in stdout
+    code, stdout, err = _main(*args)  # finished runs are kept: scored again, not retrained
+    assert code == 0 and "training on" not in stdout
+    code, _, err = _main("speech", "train", "--data-dir", fsdd, "--test-speaker", "dora", "--out", tmp_path / "x")
+    assert code == 2 and "no recordings of speaker(s) ['dora'] (the speakers: anna, bob, carl)" in err

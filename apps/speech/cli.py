@@ -1,7 +1,17 @@
 """``seqgraph speech``: the command line (argparse only); each command names the task it runs."""
 
 from seqgraph.apps.speech.config import SpeechConfig
-from seqgraph.cli import app_parser, command, export_command, positive, query_command, run_option, train_command
+from seqgraph.cli import (
+    app_parser,
+    command,
+    config_options,
+    export_command,
+    positive,
+    query_command,
+    run_option,
+    train_command,
+    training_options,
+)
 
 FSDD = "the FSDD folder (default: the run's)"
 BEAM = "beam width (0: greedy decoding; 32 with a language model)"
@@ -37,6 +47,21 @@ def add_parser(apps, name, summary):
         "loss.png and model.keras.",
         "seqgraph speech train --data-dir data/fsdd --out runs/speech/fsdd",
     )
+    p = command(
+        commands,
+        "leave-speaker-out",
+        "seqgraph.apps.speech.speakers:leave_speaker_out",
+        "a model per speaker, scored on the speaker it never heard",
+        "Trains one run per speaker of the digit corpus (FSDD's five with --data-dir) in OUT/<speaker>/, each "
+        "on every other speaker, and scores each on connected digits of the speaker it left out, greedily and "
+        "with --grammar digits; OUT/leave_speaker_out.json gets the WERs, their mean and the worst. Finished "
+        "runs are kept, so the protocol resumes where it stopped.",
+        "seqgraph speech leave-speaker-out --data-dir data/fsdd --out runs/speech/lso",
+    )
+    config_options(p, SpeechConfig, exclude=("test_speaker", "manifest", "valid_manifest"))
+    training_options(p, "speech", SpeechConfig)
+    p.set_defaults(out=None)
+    p.add_argument("--test-utterances", type=positive, default=500, help="connected test utterances per speaker")
     p = command(
         commands,
         "evaluate",

@@ -33,6 +33,9 @@ class SpeechConfig:
         None, "the held-out corpus, in any of those formats (default: --valid-utterances held out of --manifest)"
     )
     data_dir: str = option(None, "a Free Spoken Digit Dataset folder (default: eSpeak NG digits, embedded)")
+    test_speaker: str = option(
+        None, "hold out this speaker's recordings (all takes) instead of takes 0-4 (FSDD: jackson, nicolas, ...)"
+    )
     synthetic_takes: int = option(20, "eSpeak NG takes per digit")
     utterances: int = option(3000, "connected-digit training utterances")
     valid_utterances: int = option(200, "held-out utterances scored after each epoch")
@@ -82,6 +85,7 @@ class SpeechConfig:
         require(
             not (self.valid_manifest and not self.manifest), "valid_manifest", "needs --manifest (the training corpus)"
         )
+        require(not (self.test_speaker and self.manifest), "test_speaker", "is for the digit corpora, not --manifest")
         require(self.dim % self.heads == 0, "dim", f"must be a multiple of --heads ({self.heads}), got {self.dim}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
 

@@ -27,7 +27,9 @@ def held_out(config, data_dir=None, utterances=500):
     if config.manifest:
         train_set, valid_set, _ = corpus(config, quiet=True)
         return train_set, valid_set[:utterances], None
-    train_digits, test_digits = speech.digit_corpus(data_dir or config.data_dir, config.synthetic_takes)
+    train_digits, test_digits = speech.digit_corpus(
+        data_dir or config.data_dir, config.synthetic_takes, config.test_speaker
+    )
     return train_digits, speech.connected_digits(test_digits, utterances, seed=20_000), test_digits
 
 

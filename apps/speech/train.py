@@ -19,7 +19,7 @@ def corpus(config, quiet=False):
     utterances longer than ``config.max_seconds`` are left out. ``facts`` counts what was left
     out and how much of the training batches is padding."""
     if not config.manifest:
-        train_digits, test_digits = speech.digit_corpus(config.data_dir, config.synthetic_takes)
+        train_digits, test_digits = speech.digit_corpus(config.data_dir, config.synthetic_takes, config.test_speaker)
         if not quiet:
             print(f"making {config.utterances} connected-digit utterances from {len(train_digits)} isolated digits")
         train_set = speech.connected_digits(train_digits, config.utterances, seed=config.seed)
