@@ -41,9 +41,9 @@ def add_parser(apps, name, summary):
         commands,
         "speech",
         SpeechConfig,
-        "train on connected digits, score held-out ones",
-        "Trains the recogniser with CTC on connected-digit utterances made from the training takes, and "
-        "scores utterances made from the held-out takes. The run folder gets config.json, metrics.json, "
+        "train on a corpus or connected digits, score held-out utterances",
+        "Trains the recogniser with CTC on a corpus (--manifest) or on connected-digit utterances made from "
+        "the training takes, and scores held-out utterances. The run folder gets config.json, metrics.json, "
         "loss.png and model.keras.",
         "seqgraph speech train --data-dir data/fsdd --out runs/speech/fsdd",
     )
