@@ -8,8 +8,9 @@ per second of audio, 2 threads).
     python -m bench.speech_decoding --run runs/speech/fsdd [--data-dir ../shared/data/fsdd] \\
         [--lm words.arpa --lexicon words.lexicon.txt]     # default: the digit grammar
 
-pyctcdecode needs the kenlm module (``pip install kenlm``: it compiles); without it that row is
-left out and said so.
+The peer is installed by hand: ``pip install pyctcdecode kenlm`` (kenlm compiles), then
+``pip install 'numpy>=2'`` again (pyctcdecode 0.5.0 pins numpy < 2, which TensorFlow 2.21 cannot
+import with, yet it runs with numpy 2). Without it that row is left out and said so.
 """
 
 import argparse
