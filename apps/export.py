@@ -101,8 +101,7 @@ def export(plan, base, label="stable", serving_base=None):
     import tensorflow as tf
 
     base = Path(base)
-    if not tf_serving.LABEL.match(label):
-        raise tf_serving.ServingConfigError(f"--label {label!r}: TF Serving takes letters, digits and _ only")
+    tf_serving.require_label(label, "--label")  # before any work: a bad label publishes nothing
     base.mkdir(parents=True, exist_ok=True)
     tmp = staging(base)
     try:

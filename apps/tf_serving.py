@@ -54,6 +54,12 @@ class ServingConfigError(ConfigError):
     """A label or a version that models.config cannot take."""
 
 
+def require_label(label, what="label"):
+    """ServingConfigError unless ``label`` is a version label TF Serving takes."""
+    if not LABEL.match(label):
+        raise ServingConfigError(f"{what} {label!r}: TF Serving takes letters, digits and _ only")
+
+
 def write_batching_params(version_dir, pad_variable_length_inputs=False):
     """``version_dir/batching_params.pbtxt`` (read with ``--enable_per_model_batching_parameters``)."""
     lines = [f"{name} {{ value: {value} }}" for name, value in BATCHING.items()]
@@ -132,8 +138,8 @@ def update_models_config(root, app=None, label=None, version=None, serving_base=
     from tensorflow_serving.config import model_server_config_pb2
 
     root = Path(root)
-    if label is not None and not LABEL.match(label):
-        raise ServingConfigError(f"label {label!r}: TF Serving takes letters, digits and _ only")
+    if label is not None:
+        require_label(label)
     with _locked(root / ".models.config.lock"):
         old = {c.name: c for c in read_models_config(root).model_config_list.config}
         config = model_server_config_pb2.ModelServerConfig()

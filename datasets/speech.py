@@ -182,9 +182,6 @@ def split_by_speaker(utterances, test_speakers):
     )
 
 
-MANIFEST_FORMATS = ("nemo", "librispeech", "commonvoice", "csv")
-
-
 def manifest_format(path):
     """Which manifest ``path`` is: a folder is LibriSpeech's layout (``*.trans.txt`` beside the
     FLAC files); ``.json``/``.jsonl`` NeMo's JSON lines; a ``.tsv`` whose header has ``path`` and
@@ -227,7 +224,7 @@ def read_manifest(path, skip_bad=False):
     kind = manifest_format(path)
     rows = {"nemo": _nemo_rows, "librispeech": _librispeech_rows, "commonvoice": _commonvoice_rows, "csv": _csv_rows}
     utterances, bad_lines, bad_audio = [], [], []
-    for where, audio, text, speaker, duration in rows[kind](path):
+    for where, audio, text, speaker in rows[kind](path):
         if isinstance(audio, SpeechDataError):  # a line that could not be parsed
             bad_lines.append(str(audio))
             continue
@@ -269,7 +266,8 @@ def _read_text(path):
 
 
 def _nemo_rows(path):
-    """NeMo: one JSON object per line, ``audio_filepath``, ``text``, optional ``duration``."""
+    """NeMo: one JSON object per line, ``audio_filepath``, ``text``, optional ``speaker`` (its
+    optional ``duration`` is not needed: the audio file's header says)."""
     import json
 
     for line, text in enumerate(_read_text(path).splitlines(), 1):
@@ -283,9 +281,9 @@ def _nemo_rows(path):
                 raise TypeError("audio_filepath and text must be strings")
         except (ValueError, KeyError, TypeError) as e:
             message = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-            yield where, SpeechDataError(f"{where}: not a NeMo manifest line ({message})"), None, None, None
+            yield where, SpeechDataError(f"{where}: not a NeMo manifest line ({message})"), None, None
             continue
-        yield where, path.parent / audio, transcript, str(row.get("speaker", "")), row.get("duration")
+        yield where, path.parent / audio, transcript, str(row.get("speaker", ""))
 
 
 def _librispeech_rows(folder):
@@ -301,9 +299,9 @@ def _librispeech_rows(folder):
             where = f"{trans}, line {line}"
             parts = text.split(maxsplit=1)
             if len(parts) != 2:
-                yield where, SpeechDataError(f"{where}: expected '<utterance id> <transcript>'"), None, None, None
+                yield where, SpeechDataError(f"{where}: expected '<utterance id> <transcript>'"), None, None
                 continue
-            yield where, trans.parent / f"{parts[0]}.flac", parts[1], parts[0].split("-")[0], None
+            yield where, trans.parent / f"{parts[0]}.flac", parts[1], parts[0].split("-")[0]
 
 
 def _commonvoice_rows(path):
@@ -319,10 +317,10 @@ def _commonvoice_rows(path):
             continue
         where = f"{path}, line {line}"
         if len(row) != len(header):
-            yield where, SpeechDataError(f"{where}: {len(row)} fields, the header has {len(header)}"), None, None, None
+            yield where, SpeechDataError(f"{where}: {len(row)} fields, the header has {len(header)}"), None, None
             continue
         audio = clips / row[at["path"]] if (clips / row[at["path"]]).exists() else path.parent / row[at["path"]]
-        yield where, audio, row[at["sentence"]], row[speaker] if speaker is not None else "", None
+        yield where, audio, row[at["sentence"]], row[speaker] if speaker is not None else ""
 
 
 def _csv_rows(path):
@@ -334,9 +332,9 @@ def _csv_rows(path):
         where = f"{path}, line {line}"
         if len(row) != 2:
             message = f"{where}: expected 2 fields (path, transcript), found {len(row)}"
-            yield where, SpeechDataError(message), None, None, None
+            yield where, SpeechDataError(message), None, None
             continue
-        yield where, path.parent / row[0].strip(), row[1], "", None
+        yield where, path.parent / row[0].strip(), row[1], ""
 
 
 def isolated_digits(data_dir=None, synthetic_takes=20):
@@ -610,6 +608,7 @@ def espeak_sentences(out, utterances=6000, test_utterances=300, test_share=0.1, 
     train_speakers, test_speakers = sentence_voices()
     espeak = ESpeak()
     (out / "audio").mkdir(parents=True, exist_ok=True)
+    hours = {}
     for split, count, texts, speakers in (
         ("train", utterances, train_sentences, train_speakers),
         ("test", test_utterances, test_sentences, test_speakers),
@@ -630,12 +629,9 @@ def espeak_sentences(out, utterances=6000, test_utterances=300, test_share=0.1, 
         with open(out / f"tmp-{os.getpid()}-{split}.jsonl", "w") as handle:
             handle.write("".join(json.dumps(r) + "\n" for r in rows))
         os.replace(out / f"tmp-{os.getpid()}-{split}.jsonl", out / f"{split}.jsonl")
+        hours[split] = sum(r["duration"] for r in rows) / 3600
     (out / "train_sentences.txt").write_text("".join(f"{t}\n" for t in train_sentences))
     done.write_text(json.dumps(settings))
-    hours = {
-        split: sum(json.loads(line)["duration"] for line in (out / f"{split}.jsonl").read_text().splitlines()) / 3600
-        for split in ("train", "test")
-    }
     print(
         f"{out}: train.jsonl {utterances} utterances ({hours['train']:.2f} h) of {len(train_sentences)} sentences by "
         f"{len(train_speakers)} speakers; test.jsonl {test_utterances} ({hours['test']:.2f} h) of "
@@ -724,6 +720,15 @@ def padding_fraction(utterances, batch_size, sample_rate=SAMPLE_RATE):
     return 1 - lengths.sum() / padded
 
 
+def pad_waveforms(waves):
+    """``(batch [n, longest] float32, lengths [n] int32)``: ``waves`` zero-padded to one batch."""
+    lengths = np.array([len(w) for w in waves], np.int32)
+    batch = np.zeros((len(waves), lengths.max()), np.float32)
+    for row, wave in zip(batch, waves):
+        row[: len(wave)] = wave
+    return batch, lengths
+
+
 def tf_dataset(utterances, batch_size, shuffle=False, seed=0, sample_rate=SAMPLE_RATE, augment=None):
     """``({"waveform" [B, S], "lengths" [B]}, labels [B, L] padded with -1)`` batches at
     ``sample_rate``, and their number. Utterances of similar length are batched together
@@ -743,12 +748,11 @@ def tf_dataset(utterances, batch_size, shuffle=False, seed=0, sample_rate=SAMPLE
         if augment:
             rng = np.random.default_rng(int(draw) % 2**63)
             audio = [augment(a, rng, sample_rate) for a in audio]
-        wave = np.zeros((len(index), max(len(a) for a in audio)), np.float32)
+        wave, length = pad_waveforms(audio)
         label = np.full((len(index), max(len(labels[i]) for i in index)), -1, np.int32)
-        for row, (i, a) in enumerate(zip(index, audio)):
-            wave[row, : len(a)] = a
+        for row, i in enumerate(index):
             label[row, : len(labels[i])] = labels[i]
-        return wave, np.array([len(a) for a in audio], np.int32), label
+        return wave, length, label
 
     def make(number, draw):
         wave, length, label = tf.numpy_function(load, [number, draw], [tf.float32, tf.int32, tf.int32], stateful=False)

@@ -44,8 +44,9 @@ def word_decoder(lm=None, lexicon=None, grammar=None, beam=0, lm_weight=2.0, wor
     if grammar:
         if lm or lexicon:
             raise ConfigError("--grammar digits brings its own model and lexicon: leave out --lm and --lexicon")
-        lm, lexicon = decoding.digit_grammar(tempfile.mkdtemp(prefix="seqgraph-grammar-"))
-    elif bool(lm) != bool(lexicon):
+        with tempfile.TemporaryDirectory(prefix="seqgraph-grammar-") as folder:  # KenLM reads it when made
+            return word_decoder(*decoding.digit_grammar(folder), beam=beam, lm_weight=lm_weight, word_score=word_score)
+    if bool(lm) != bool(lexicon):
         if lm and decoding.lexicon_path(lm).exists():
             lexicon = decoding.lexicon_path(lm)  # build-lm writes it beside the model
         else:

@@ -138,11 +138,7 @@ def query(inputs, server="localhost:8501", grpc=False, model="speech", label=Non
     mixed to mono and resampled to the served model's ``sample_rate``, as ``transcribe`` does) on
     a TF Serving server, in one request (zero-padded, with ``lengths``), and print the lines
     ``transcribe`` prints. Returns the lines."""
-    waves = [speech.read_audio(p, sample_rate) for p in inputs]
-    lengths = np.array([len(w) for w in waves], np.int32)
-    batch = np.zeros((len(waves), lengths.max()), np.float32)
-    for row, wave in zip(batch, waves):
-        row[: len(wave)] = wave
+    batch, lengths = speech.pad_waveforms([speech.read_audio(p, sample_rate) for p in inputs])
     out = Server(server, model, label, grpc, timeout).predict({"waveform": batch, "lengths": lengths})
     lines = [transcript_line(path, t) for path, t in zip(inputs, text(out["text"]))]
     print("\n".join(lines))
