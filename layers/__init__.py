@@ -12,7 +12,13 @@ from seqgraph.layers.positional import (
     SinusoidalPositionalEncoding,
     SinusoidalPositionalEncoding2D,
 )
-from seqgraph.layers.preprocessing import MelSpectrogram, SequenceMask, SpecAugment, Standardize
+from seqgraph.layers.preprocessing import (
+    MelSpectrogram,
+    SequenceMask,
+    SpecAugment,
+    Standardize,
+    VocalTractLengthPerturbation,
+)
 from seqgraph.layers.recurrent import PeepholeLSTM, PeepholeLSTMCell
 
 __all__ = [
@@ -41,4 +47,5 @@ __all__ = [
     "SequenceMask",
     "SpecAugment",
     "MelSpectrogram",
+    "VocalTractLengthPerturbation",
 ]

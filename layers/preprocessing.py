@@ -180,6 +180,99 @@ class SpecAugment(keras.layers.Layer):
         }
 
 
+def _hertz_to_mel(hertz):
+    """The HTK mel scale, as Keras' and TensorFlow's mel filterbanks use it."""
+    return 1127.0 * np.log1p(np.asarray(hertz, "float64") / 700.0)
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
+class VocalTractLengthPerturbation(keras.layers.Layer):
+    """Vocal tract length perturbation (Jaitly & Hinton 2013) of mel features, in training only.
+
+    Per example, a warp factor ``alpha`` is drawn from ``[1 - max_warp, 1 + max_warp]`` and the
+    frequency axis is warped piecewise linearly: ``f -> alpha f`` up to a boundary, then the
+    line that keeps ``max_freq`` in place:
+
+        f' = alpha f                                          if f <= b min(alpha, 1) / alpha
+        f' = top - (top - b min(alpha, 1)) / (top - b min(alpha, 1) / alpha) (top - f)  otherwise
+
+    with ``top = max_freq`` and ``b = boundary x max_freq``. Band ``j`` (centre ``c_j`` on the mel
+    scale of ``keras.layers.MelSpectrogram``) takes the value the input has at the frequency
+    the warp sends to ``c_j``, interpolated linearly between the input's bands: a speaker with
+    a shorter (``alpha > 1``) or longer vocal tract, pitch and formants moved together, tempo
+    unchanged.
+
+    Args:
+        min_freq: the lowest frequency of the mel bands (as given to the mel layer).
+        max_freq: the highest (half the sample rate for the full band).
+        max_warp: the largest change of ``alpha`` from 1 (0.1: 0.9 to 1.1, the paper's range).
+        boundary: where the linear warp ends, as a share of ``max_freq`` (0.8; the paper's
+            4,800 Hz of 8,000 is 0.6, for 16 kHz audio whose formants sit lower in the band).
+        seed: seed of the draws.
+
+    Call arguments:
+        x: ``[B, T, bands]`` mel features (log or linear).
+        training: warp only in training.
+
+    Returns:
+        x warped, same shape.
+
+    Example:
+
+    >>> layer = VocalTractLengthPerturbation(20.0, 4000.0, seed=0)
+    >>> layer(np.ones((2, 100, 40), "float32"), training=True).shape
+    TensorShape([2, 100, 40])
+    """
+
+    def __init__(self, min_freq, max_freq, max_warp=0.1, boundary=0.8, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.min_freq, self.max_freq = float(min_freq), float(max_freq)
+        self.max_warp, self.boundary = float(max_warp), float(boundary)
+        if not 0 <= self.max_warp < 1 or not 0 < self.boundary < 1:
+            raise ValueError(f"max_warp must be in [0, 1) and boundary in (0, 1), got {max_warp}, {boundary}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def draw(self, batch):
+        """``[batch]`` warp factors, uniform in ``[1 - max_warp, 1 + max_warp]``."""
+        return 1.0 + self.max_warp * keras.random.uniform((batch,), -1.0, 1.0, seed=self.seed_generator)
+
+    def warp(self, x, alpha):
+        """``x`` ([B, T, bands]) warped by ``alpha`` ([B]), as described above."""
+        bands = x.shape[-1]
+        edges = np.linspace(_hertz_to_mel(self.min_freq), _hertz_to_mel(self.max_freq), bands + 2)
+        centres = 700.0 * np.expm1(edges[1:-1] / 1127.0)
+        alpha = ops.expand_dims(ops.cast(alpha, "float32"), -1)  # [B, 1]
+        top = self.max_freq
+        cut = self.boundary * top * ops.minimum(alpha, 1.0)  # the boundary after the warp
+        out = ops.convert_to_tensor(centres[None], "float32")
+        source = ops.where(out <= cut, out / alpha, top - (top - out) * (top - cut / alpha) / (top - cut))
+        position = (1127.0 * ops.log1p(source / 700.0) - edges[1]) / (edges[2] - edges[1])
+        position = ops.clip(position, 0.0, bands - 1.0)  # [B, bands out], in input bands
+        band = ops.cast(ops.arange(bands), "float32")[None, :, None]
+        weights = ops.relu(1.0 - ops.abs(band - ops.expand_dims(position, 1)))  # [B, in, out]: linear interpolation
+        return ops.einsum("btf,bfg->btg", x, ops.cast(weights, x.dtype))
+
+    def call(self, x, training=None):
+        if not training or self.max_warp == 0:
+            return x
+        return self.warp(x, self.draw(ops.shape(x)[0]))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "min_freq": self.min_freq,
+            "max_freq": self.max_freq,
+            "max_warp": self.max_warp,
+            "boundary": self.boundary,
+            "seed": self.seed,
+        }
+
+
 @keras.saving.register_keras_serializable(package="seqgraph")
 class MelSpectrogram(keras.layers.MelSpectrogram):
     """``keras.layers.MelSpectrogram`` whose mel projection stays in float in int8 TFLite.

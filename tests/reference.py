@@ -189,3 +189,28 @@ def ctc_best_labelling(logits, blank=0):
         key = tuple(collapse(path, blank))
         totals[key] = np.logaddexp(totals.get(key, -np.inf), logp[np.arange(len(path)), path].sum())
     return list(max(totals, key=totals.get))
+
+
+def vtlp_warp(f, alpha, top, boundary):
+    """Jaitly & Hinton's (2013) piecewise-linear frequency warp, as their equation states it."""
+    cut = boundary * top * min(alpha, 1.0)
+    return np.where(f <= cut / alpha, alpha * f, top - (top - cut) / (top - cut / alpha) * (top - f))
+
+
+def vtlp(x, alphas, min_freq, max_freq, boundary=0.8):
+    """Mel features ``x`` [B, T, bands] after VTLP by ``alphas``: band j takes the input's value
+    (interpolated between bands) at the frequency the warp sends to the band's centre, the
+    warp inverted numerically on a fine grid."""
+    bands = x.shape[-1]
+    mel = lambda hz: 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)  # noqa: E731
+    centres_mel = np.linspace(mel(min_freq), mel(max_freq), bands + 2)[1:-1]
+    centres = 700.0 * (10 ** (centres_mel / 2595.0) - 1.0)
+    grid = np.linspace(0.0, max_freq, 200001)
+    out = np.empty_like(x)
+    for b, alpha in enumerate(alphas):
+        warped = vtlp_warp(grid, alpha, max_freq, boundary)
+        source = np.interp(centres, warped, grid)  # the frequency that lands on each centre
+        position = np.interp(mel(source), centres_mel, np.arange(bands))
+        for t in range(x.shape[1]):
+            out[b, t] = np.interp(position, np.arange(bands), x[b, t])
+    return out

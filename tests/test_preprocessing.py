@@ -2,6 +2,7 @@ import keras
 import numpy as np
 
 from seqgraph import layers
+from tests import reference
 
 
 def test_standardize_matches_numpy_and_clips():
@@ -55,3 +56,45 @@ def test_spec_augment_masks_bands_and_spans_in_training_only():
         # everything zeroed lies in a hidden band or a hidden span
         assert np.all((example == 1) | zero_bands[None, :] | zero_steps[:, None])
     assert np.any(y == 0) and not np.array_equal(y[0], y[1])  # drawn per example
+
+
+def test_vtlp_matches_the_papers_warp():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 7, 40)).astype("float32")
+    alphas = np.array([0.9, 0.95, 1.0, 1.1], "float32")
+    layer = layers.VocalTractLengthPerturbation(20.0, 4000.0)
+    y = keras.ops.convert_to_numpy(layer.warp(x, alphas))
+    np.testing.assert_allclose(y, reference.vtlp(x, alphas, 20.0, 4000.0), atol=2e-4)
+    np.testing.assert_allclose(y[2], x[2], atol=1e-4)  # alpha 1: unchanged
+    other = layers.VocalTractLengthPerturbation(0.0, 8000.0, boundary=0.6)  # the paper's 16 kHz setting
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(other.warp(x, alphas)), reference.vtlp(x, alphas, 0.0, 8000.0, 0.6), atol=2e-4
+    )
+
+
+def test_vtlp_moves_a_tone_to_the_warped_frequency():
+    """A 1 kHz tone warped by 1.1 peaks in the band of an 1.1 kHz tone; by 0.9, of a 900 Hz one."""
+    mel = layers.MelSpectrogram(
+        fft_length=256, sequence_stride=80, sequence_length=200, sampling_rate=8000, num_mel_bins=40, top_db=200.0
+    )
+    t = np.arange(8000) / 8000
+
+    def features(hz):
+        return np.transpose(
+            keras.ops.convert_to_numpy(mel(np.sin(2 * np.pi * hz * t)[None].astype("float32"))), (0, 2, 1)
+        )
+
+    layer = layers.VocalTractLengthPerturbation(20.0, 4000.0)
+    for alpha in (0.9, 1.1):
+        warped = keras.ops.convert_to_numpy(layer.warp(features(1000.0), np.array([alpha])))
+        np.testing.assert_array_equal(warped[0, 10:-10].argmax(-1), features(1000.0 * alpha)[0, 10:-10].argmax(-1))
+
+
+def test_vtlp_draws_a_factor_per_example_in_training_only():
+    x = np.random.default_rng(1).normal(size=(8, 5, 40)).astype("float32")
+    layer = layers.VocalTractLengthPerturbation(20.0, 4000.0, seed=3)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+    alphas = keras.ops.convert_to_numpy(layers.VocalTractLengthPerturbation(20.0, 4000.0, seed=3).draw(8))
+    assert np.all((alphas >= 0.9) & (alphas <= 1.1)) and len(np.unique(alphas)) == 8
+    y = keras.ops.convert_to_numpy(layer(x, training=True))  # the same seed draws the same factors
+    np.testing.assert_allclose(y, reference.vtlp(x, alphas, 20.0, 4000.0), atol=2e-4)

@@ -51,6 +51,7 @@ CASES = {
     "learned_position": lambda: _sequence_model(layers.LearnedPositionalEmbedding(16)),
     "class_token": lambda: _sequence_model(layers.ClassToken()),
     "spec_augment": lambda: _sequence_model(layers.SpecAugment(seed=3)),
+    "vtlp": lambda: _sequence_model(layers.VocalTractLengthPerturbation(20.0, 4000.0, seed=3)),
     "mel_spectrogram": lambda: (
         keras.Sequential(
             [

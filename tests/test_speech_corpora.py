@@ -346,10 +346,28 @@ def test_transcribe_and_evaluate_decode_words(tmp_path):
     run = tmp_path / "run"
     tiny = ["--dim", "16", "--blocks", "1", "--heads", "2", "--ffn-dim", "16", "--lstm-units", "8"]
     code, _, err = _main(
-        "speech", "train", "--manifest", train_dir, "--valid-utterances", "2", "--epochs", "1", "--batch-size", "4",
-        *tiny, "--progress", "none", "--out", run,
-    )  # fmt: skip
+        "speech",
+        "train",
+        "--manifest",
+        train_dir,
+        "--valid-utterances",
+        "2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        *tiny,
+        "--speed-perturbation",
+        "--vtlp",
+        "--reverb",
+        "--noise",
+        "--progress",
+        "none",
+        "--out",
+        run,
+    )  # fmt: skip  (every augmentation on: they train together)
     assert code == 0, err[-2000:]
+    assert json.loads((run / "config.json").read_text())["vtlp"] is True
     (tmp_path / "text.txt").write_text("\n".join(SENTENCES) + "\n")
     code, out, err = _main("speech", "build-lm", "--corpus", tmp_path / "text.txt", "--out", tmp_path / "lm.arpa")
     assert code == 0 and "lm.lexicon.txt: the 16 words" in out, err

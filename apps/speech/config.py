@@ -16,6 +16,7 @@ MODEL_OPTIONS = (
     "lstm_units",
     "dropout",
     "spec_augment",
+    "vtlp",
 )
 
 
@@ -56,6 +57,9 @@ class SpeechConfig:
     lstm_units: int = option(96, "peephole LSTM units in each direction")
     dropout: float = option(0.1, "dropout rate")
     spec_augment: bool = option(True, "no SpecAugment (random time and frequency masks on the training features)")
+    vtlp: bool = option(
+        False, "warp each training utterance's frequency axis by 0.9-1.1 (vocal tract length perturbation)"
+    )
     speed_perturbation: bool = option(False, "play each training utterance at 0.9, 1.0 or 1.1 x speed (pitch too)")
     reverb: bool = option(False, "put each training utterance in a synthetic room (RT60 0.2-0.7 s)")
     noise: bool = option(False, "add white noise to each training utterance (SNR 10-30 dB)")

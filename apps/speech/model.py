@@ -67,13 +67,15 @@ def build_model(
     lstm_units=96,
     dropout=0.1,
     spec_augment=True,
+    vtlp=False,
 ):
     """The recogniser: ``{"waveform" [B, S] float32 at ``sample_rate``, "lengths" [B] int32}`` ->
     ``{"logits" [B, T, classes], "lengths" [B]}``.
 
     Each waveform is scaled to peak 1 first; ``stats`` (mean, variance per mel band, from
     training audio) standardise the features; frames past an utterance's end are zeroed, so
-    padding never reaches its outputs. ``window`` is the attention radius in model steps (8 =
+    padding never reaches its outputs. ``vtlp`` and ``spec_augment`` change the features in
+    training only. ``window`` is the attention radius in model steps (8 =
     +-320 ms; None: full attention)."""
     waveform = keras.Input((None,), name="waveform")
     lengths = keras.Input((), dtype="int32", name="lengths")
@@ -84,6 +86,8 @@ def build_model(
     x = x / keras.ops.maximum(keras.ops.max(keras.ops.abs(x), axis=1, keepdims=True), 1e-4)
     x = keras.layers.Reshape((-1,))(keras.layers.ZeroPadding1D((0, fft_length(sample_rate)))(x))
     x = keras.layers.Permute((2, 1), name="frames_first")(log_mel(mels, sample_rate)(x))
+    if vtlp:
+        x = layers.VocalTractLengthPerturbation(20.0, sample_rate / 2, name="vtlp")(x)
     x = layers.Standardize(*stats, clip=6.0, name="standardize")(x)
     if spec_augment:
         x = layers.SpecAugment(name="spec_augment")(x)
