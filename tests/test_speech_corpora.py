@@ -487,3 +487,20 @@ def test_leave_speaker_out_trains_a_run_per_speaker_and_resumes(tmp_path):
     assert code == 0 and "training on" not in stdout
     code, _, err = _main("speech", "train", "--data-dir", fsdd, "--test-speaker", "dora", "--out", tmp_path / "x")
     assert code == 2 and "no recordings of speaker(s) ['dora'] (the speakers: anna, bob, carl)" in err
+
+
+def test_espeak_digits_join_a_recorded_corpus(tmp_path):
+    from seqgraph.apps.common import ConfigError
+    from seqgraph.apps.speech.config import SpeechConfig
+    from seqgraph.apps.speech.train import corpus
+    from tests.test_speech_data import write_fsdd
+
+    fsdd = write_fsdd(tmp_path / "fsdd")
+    config = SpeechConfig(data_dir=str(fsdd), utterances=6, valid_utterances=2, synthetic_takes=2, espeak_utterances=4)
+    train_set, valid_set, _ = corpus(config, quiet=True)
+    assert len(train_set) == 10 and {u.speaker for u in train_set[:6]} <= {"anna", "bob"}
+    assert [u.speaker for u in train_set[6:]] == ["espeak"] * 4
+    assert set(" ".join(u.transcript for u in train_set[6:]).split()) <= set(speech.DIGIT_WORDS)
+    assert {u.speaker for u in valid_set} <= {"anna", "bob"}  # held out: recordings only
+    with pytest.raises(ConfigError, match="--espeak-utterances adds eSpeak NG digits to --data-dir's"):
+        SpeechConfig(espeak_utterances=4)

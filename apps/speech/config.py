@@ -39,6 +39,9 @@ class SpeechConfig:
     )
     synthetic_takes: int = option(20, "eSpeak NG takes per digit")
     utterances: int = option(3000, "connected-digit training utterances")
+    espeak_utterances: int = option(
+        0, "with --data-dir: add this many connected-digit utterances spoken by eSpeak NG's voices to the training"
+    )
     valid_utterances: int = option(200, "held-out utterances scored after each epoch")
     sample_rate: int = option(
         8000, "the model's sample rate: audio is resampled to it (8000 for the digit models, 16000 for speech corpora)"
@@ -88,6 +91,12 @@ class SpeechConfig:
         require(not (self.manifest and self.data_dir), "manifest", "and --data-dir name two corpora: give one of them")
         require(
             not (self.valid_manifest and not self.manifest), "valid_manifest", "needs --manifest (the training corpus)"
+        )
+        require(self.espeak_utterances >= 0, "espeak_utterances", f"must be 0 or more, got {self.espeak_utterances}")
+        require(
+            not self.espeak_utterances or self.data_dir,
+            "espeak_utterances",
+            "adds eSpeak NG digits to --data-dir's recordings: without --data-dir they are the corpus already",
         )
         require(not (self.test_speaker and self.manifest), "test_speaker", "is for the digit corpora, not --manifest")
         require(self.dim % self.heads == 0, "dim", f"must be a multiple of --heads ({self.heads}), got {self.dim}")
