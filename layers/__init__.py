@@ -17,6 +17,7 @@ from seqgraph.layers.preprocessing import (
     SequenceMask,
     SpecAugment,
     Standardize,
+    UtteranceMeanNormalization,
     VocalTractLengthPerturbation,
 )
 from seqgraph.layers.recurrent import PeepholeLSTM, PeepholeLSTMCell
@@ -48,4 +49,5 @@ __all__ = [
     "SpecAugment",
     "MelSpectrogram",
     "VocalTractLengthPerturbation",
+    "UtteranceMeanNormalization",
 ]

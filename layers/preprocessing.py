@@ -105,6 +105,41 @@ class SequenceMask(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="seqgraph")
+class UtteranceMeanNormalization(keras.layers.Layer):
+    """Subtracts each sequence's own mean of each feature over its valid steps (cepstral mean
+    normalisation, applied to log-mel features): a fixed filter on the recording channel (a
+    microphone, a room's colouring) adds a constant to every frame of a log spectrum, and goes.
+
+    Args:
+        None beyond Keras' (``name``, ...).
+
+    Call arguments:
+        inputs: ``[x [B, T, F], lengths [B]]``; steps ``t >= length`` are padding: they are left
+            out of the mean (and come out shifted like the rest; mask them after).
+
+    Returns:
+        ``x - mean over t < length of x``, same shape.
+
+    Example:
+
+    >>> x = np.array([[[1.0], [3.0], [9.0]]], "float32")
+    >>> UtteranceMeanNormalization()([x, np.array([2])]).numpy()[0, :, 0]
+    array([-1.,  1.,  7.], dtype=float32)
+    """
+
+    def call(self, inputs):
+        x, lengths = inputs
+        steps = ops.cumsum(ops.ones_like(x[..., :1]), axis=1) - 1.0  # [B, T, 1]
+        lengths = ops.reshape(ops.cast(lengths, x.dtype), (-1, 1, 1))
+        valid = ops.cast(steps < lengths, x.dtype)
+        mean = ops.sum(x * valid, axis=1, keepdims=True) / ops.maximum(lengths, 1.0)
+        return x - mean
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="seqgraph")
 class SpecAugment(keras.layers.Layer):
     """SpecAugment's masking (Park et al. 2019), in training only.
 

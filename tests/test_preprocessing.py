@@ -98,3 +98,15 @@ def test_vtlp_draws_a_factor_per_example_in_training_only():
     assert np.all((alphas >= 0.9) & (alphas <= 1.1)) and len(np.unique(alphas)) == 8
     y = keras.ops.convert_to_numpy(layer(x, training=True))  # the same seed draws the same factors
     np.testing.assert_allclose(y, reference.vtlp(x, alphas, 20.0, 4000.0), atol=2e-4)
+
+
+def test_utterance_mean_normalization_subtracts_each_sequences_own_mean():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 9, 4)).astype("float32") + np.array([[[5.0]], [[-2.0]], [[0.5]]], "float32")
+    lengths = np.array([9, 4, 1])
+    y = keras.ops.convert_to_numpy(layers.UtteranceMeanNormalization()([x, lengths]))
+    for b, n in enumerate(lengths):
+        np.testing.assert_allclose(y[b], x[b] - x[b, :n].mean(0), atol=1e-5)  # padding out of the mean
+    channel = np.array([3.0, -1.0, 0.0, 2.0], "float32")  # a constant added by the channel is removed
+    shifted = keras.ops.convert_to_numpy(layers.UtteranceMeanNormalization()([x + channel, lengths]))
+    np.testing.assert_allclose(shifted, y, atol=1e-5)

@@ -19,6 +19,12 @@ def _sequence_model(layer):
     return keras.Model(inputs, layer(keras.layers.Masking(0.0)(inputs))), data
 
 
+def _lengths_model(layer):
+    x, lengths = keras.Input((None, F)), keras.Input((), dtype="int32")
+    data = [np.random.default_rng(1).normal(size=(2, 11, F)).astype("float32"), np.array([11, 8], "int32")]
+    return keras.Model([x, lengths], layer([x, lengths])), data
+
+
 def _graph_model(layer):
     x = keras.Input((F,), name="node_features")
     senders = keras.Input((), dtype="int32", name="senders")
@@ -51,6 +57,7 @@ CASES = {
     "learned_position": lambda: _sequence_model(layers.LearnedPositionalEmbedding(16)),
     "class_token": lambda: _sequence_model(layers.ClassToken()),
     "spec_augment": lambda: _sequence_model(layers.SpecAugment(seed=3)),
+    "utterance_mean_norm": lambda: _lengths_model(layers.UtteranceMeanNormalization()),
     "vtlp": lambda: _sequence_model(layers.VocalTractLengthPerturbation(20.0, 4000.0, seed=3)),
     "mel_spectrogram": lambda: (
         keras.Sequential(

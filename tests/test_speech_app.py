@@ -19,8 +19,9 @@ pytestmark = tf_only  # the app trains with the TensorFlow backend (tf.data, Mel
 TINY = ["--dim", "16", "--blocks", "1", "--heads", "2", "--window", "4", "--ffn-dim", "16", "--lstm-units", "8"]
 
 
-def test_an_utterance_gets_the_same_logits_alone_and_padded_in_a_batch():
-    model = app.build_model(([0.0] * 40, [100.0] * 40), dim=32, blocks=1, lstm_units=16, window=3)
+@pytest.mark.parametrize("options", [{}, {"utterance_norm": True, "vtlp": True}])
+def test_an_utterance_gets_the_same_logits_alone_and_padded_in_a_batch(options):
+    model = app.build_model(([0.0] * 40, [100.0] * 40), dim=32, blocks=1, lstm_units=16, window=3, **options)
     rng = np.random.default_rng(0)
     waves = rng.normal(0, 0.1, size=(2, 12000)).astype("float32")
     lengths = np.array([12000, 7001], "int32")
@@ -101,6 +102,7 @@ def trained(tmp_path_factory):
         "--batch-size",
         "16",
         *TINY,
+        "--utterance-norm",  # exported and converted with the rest
         "--out",
         run,
         "--progress",

@@ -17,6 +17,7 @@ MODEL_OPTIONS = (
     "dropout",
     "spec_augment",
     "vtlp",
+    "utterance_norm",
 )
 
 
@@ -60,6 +61,9 @@ class SpeechConfig:
     lstm_units: int = option(96, "peephole LSTM units in each direction")
     dropout: float = option(0.1, "dropout rate")
     spec_augment: bool = option(True, "no SpecAugment (random time and frequency masks on the training features)")
+    utterance_norm: bool = option(
+        False, "subtract each utterance's mean log-mel feature per band (cepstral mean normalisation: the channel)"
+    )
     vtlp: bool = option(
         False, "warp each training utterance's frequency axis by 0.9-1.1 (vocal tract length perturbation)"
     )

@@ -68,6 +68,7 @@ def build_model(
     dropout=0.1,
     spec_augment=True,
     vtlp=False,
+    utterance_norm=False,
 ):
     """The recogniser: ``{"waveform" [B, S] float32 at ``sample_rate``, "lengths" [B] int32}`` ->
     ``{"logits" [B, T, classes], "lengths" [B]}``.
@@ -75,8 +76,8 @@ def build_model(
     Each waveform is scaled to peak 1 first; ``stats`` (mean, variance per mel band, from
     training audio) standardise the features; frames past an utterance's end are zeroed, so
     padding never reaches its outputs. ``vtlp`` and ``spec_augment`` change the features in
-    training only. ``window`` is the attention radius in model steps (8 =
-    +-320 ms; None: full attention)."""
+    training only; ``utterance_norm`` subtracts each utterance's mean feature per band.
+    ``window`` is the attention radius in model steps (8 = +-320 ms; None: full attention)."""
     waveform = keras.Input((None,), name="waveform")
     lengths = keras.Input((), dtype="int32", name="lengths")
     # Samples past an utterance's end are zeroed and one FFT of zeros appended, so its last frames
@@ -89,9 +90,11 @@ def build_model(
     if vtlp:
         x = layers.VocalTractLengthPerturbation(20.0, sample_rate / 2, name="vtlp")(x)
     x = layers.Standardize(*stats, clip=6.0, name="standardize")(x)
+    frame_lengths = frames_for(lengths, sample_rate)
+    if utterance_norm:
+        x = layers.UtteranceMeanNormalization(name="utterance_mean")([x, frame_lengths])
     if spec_augment:
         x = layers.SpecAugment(name="spec_augment")(x)
-    frame_lengths = frames_for(lengths, sample_rate)
     x = layers.SequenceMask(carry_mask=False, name="frame_mask")([x, frame_lengths])
     for i in range(2):  # explicit padding: 'same' would pad the left by 0 or 1 with the length's parity
         x = keras.layers.ZeroPadding1D(1)(x)
