@@ -33,10 +33,11 @@ def diagnostic_splits(data, utterances=300, sample_rate=8000):
     train_text = (data / "train_sentences.txt").read_text().splitlines()
     test_text = [s for s in speech.lee_sentences() if s not in set(train_text)]
     train_voices, test_voices = speech.sentence_voices()
-    rng = np.random.default_rng(DIAGNOSTIC_SEED)
     espeak = speech.ESpeak()
     manifests = {}
-    for name, texts, voices in (("seen_voices", test_text, train_voices), ("seen_sentences", train_text, test_voices)):
+    splits = (("seen_voices", test_text, train_voices), ("seen_sentences", train_text, test_voices))
+    for k, (name, texts, voices) in enumerate(splits):
+        rng = np.random.default_rng([DIAGNOSTIC_SEED, k])
         manifest = data / f"diagnostic_{name}.jsonl"
         manifests[name] = manifest
         if manifest.exists():
@@ -44,13 +45,7 @@ def diagnostic_splits(data, utterances=300, sample_rate=8000):
         rows = []
         for i in range(utterances):
             text, voice = texts[rng.integers(len(texts))], voices[rng.integers(len(voices))]
-            samples = espeak.say(
-                text, voice, rate=rng.integers(130, 211), pitch=rng.integers(25, 76), pitch_range=rng.integers(25, 81)
-            )
-            audio = speech.trim_silence(
-                speech.resample(samples.astype(np.float32) / 32768.0, espeak.rate, sample_rate), 0.01
-            )
-            audio = 0.8 * audio / max(np.abs(audio).max(), 1e-6)
+            audio = speech.say_sentence(espeak, text, voice, rng, sample_rate)
             path = Path("audio") / f"diagnostic-{name}-{i:05d}.flac"
             soundfile.write(data / path, audio, sample_rate, subtype="PCM_16")
             rows.append({"audio_filepath": str(path), "text": text, "speaker": voice})

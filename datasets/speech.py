@@ -574,6 +574,16 @@ def sentence_voices():
     return train, test
 
 
+def say_sentence(espeak, text, voice, rng, sample_rate=SAMPLE_RATE):
+    """``text`` said by ``espeak`` (an ``ESpeak``) in ``voice`` at a rate (130-210 words/min),
+    pitch and pitch range drawn from ``rng``: float32 at ``sample_rate``, silence trimmed, peak 0.8."""
+    samples = espeak.say(
+        text, voice, rate=rng.integers(130, 211), pitch=rng.integers(25, 76), pitch_range=rng.integers(25, 81)
+    )
+    audio = trim_silence(resample(samples.astype(np.float32) / 32768.0, espeak.rate, sample_rate), 0.01)
+    return 0.8 * audio / max(np.abs(audio).max(), 1e-6)
+
+
 def espeak_sentences(out, utterances=6000, test_utterances=300, test_share=0.1, seed=0, sample_rate=SAMPLE_RATE):
     """``seqgraph speech synthesize``: an open-vocabulary corpus spoken by eSpeak NG, written to
     ``out`` as FLAC files and NeMo manifests: ``train.jsonl`` (``utterances`` utterances) and
@@ -616,11 +626,7 @@ def espeak_sentences(out, utterances=6000, test_utterances=300, test_share=0.1, 
         rows = []
         for i in tqdm(range(count), desc=f"eSpeak NG sentences ({split})", unit="utt", leave=False):
             text, voice = texts[rng.integers(len(texts))], speakers[rng.integers(len(speakers))]
-            samples = espeak.say(
-                text, voice, rate=rng.integers(130, 211), pitch=rng.integers(25, 76), pitch_range=rng.integers(25, 81)
-            )
-            audio = trim_silence(resample(samples.astype(np.float32) / 32768.0, espeak.rate, sample_rate), 0.01)
-            audio = 0.8 * audio / max(np.abs(audio).max(), 1e-6)
+            audio = say_sentence(espeak, text, voice, rng, sample_rate)
             name = Path("audio") / f"{split}-{i:05d}.flac"
             soundfile.write(out / name, audio, sample_rate, subtype="PCM_16")
             rows.append(
