@@ -42,6 +42,12 @@ class SendSignal(keras.callbacks.Callback):
             self.signal = None
 
 
+if os.environ.get("SEQGRAPH_TEST_SIGNAL", "").startswith("SIGINT"):
+    # A shell without job control starts background jobs with Ctrl-C ignored, and this process
+    # would inherit that (the suite run as `make test &`): take Ctrl-C back, as at a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def fit_for_tests(model, *args, **kwargs):
     if os.environ.get("SEQGRAPH_TEST_SIGNAL"):
         kwargs["callbacks"] = [*kwargs.get("callbacks", ()), SendSignal(os.environ["SEQGRAPH_TEST_SIGNAL"])]
