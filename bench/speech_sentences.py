@@ -75,12 +75,12 @@ def main(argv=None):
     train_manifest, test_manifest = speech.espeak_sentences(args.data, utterances=args.utterances)
     splits = {"test_unseen_sentences_and_voices": test_manifest}
     splits.update({f"diagnostic_{k}": v for k, v in diagnostic_splits(args.data).items()})
-    command = ["speech", "train", "--manifest", str(train_manifest), "--progress", "epoch", "--out", args.out]
-    if run_status(Path(args.out)) != "finished":
+    run = Path(args.out)
+    command = ["speech", "train", "--manifest", str(train_manifest), "--progress", "epoch", "--out", str(run)]
+    if run_status(run) != "finished":
         code = seqgraph(command + train_args)
         if code:
             raise SystemExit(code)
-    run = Path(args.out)
     metrics = json.loads((run / "metrics.json").read_text())
     lm, _ = decoding.build_lm(Path(args.data) / "train_sentences.txt", Path(args.data) / "lm" / "train_sentences.arpa")
     scores = {}

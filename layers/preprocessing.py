@@ -53,6 +53,13 @@ class Standardize(keras.layers.Layer):
         return {**super().get_config(), "mean": self.mean, "variance": self.variance, "clip": self.clip}
 
 
+def _valid_steps(x, lengths):
+    """``[B, T]``: True where step ``t`` of ``x`` ([B, T, ...]) is before its sequence's length."""
+    # step indices as a cumulative sum: no arange of a dimension unknown while a model is built
+    steps = ops.cumsum(ops.ones_like(x[..., 0], dtype="int32"), axis=1) - 1
+    return steps < ops.expand_dims(ops.cast(lengths, "int32"), -1)
+
+
 @keras.saving.register_keras_serializable(package="seqgraph")
 class SequenceMask(keras.layers.Layer):
     """Zeroes the steps of a padded batch past each sequence's length, and masks them.
@@ -81,21 +88,16 @@ class SequenceMask(keras.layers.Layer):
         self.carry_mask = bool(carry_mask)
         self.supports_masking = True
 
-    def _valid(self, x, lengths):
-        # step indices as a cumulative sum: no arange of a dimension unknown while a model is built
-        steps = ops.cumsum(ops.ones_like(x[..., 0], dtype="int32"), axis=1) - 1
-        return steps < ops.expand_dims(ops.cast(lengths, "int32"), -1)
-
     def call(self, inputs):
         x, lengths = inputs
         if x.shape[0] is None and lengths.shape[0] is not None and None not in x.shape[2:]:
             # the batch size of ``lengths`` where an op before (an STFT) lost it: TFLite lowers a
             # following RNN only with a static batch size
             x = ops.reshape(x, (lengths.shape[0], -1) + tuple(x.shape[2:]))
-        return x * ops.expand_dims(ops.cast(self._valid(x, lengths), x.dtype), -1)
+        return x * ops.expand_dims(ops.cast(_valid_steps(x, lengths), x.dtype), -1)
 
     def compute_mask(self, inputs, mask=None):
-        return self._valid(*inputs) if self.carry_mask else None
+        return _valid_steps(*inputs) if self.carry_mask else None
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -129,11 +131,9 @@ class UtteranceMeanNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         x, lengths = inputs
-        steps = ops.cumsum(ops.ones_like(x[..., :1]), axis=1) - 1.0  # [B, T, 1]
-        lengths = ops.reshape(ops.cast(lengths, x.dtype), (-1, 1, 1))
-        valid = ops.cast(steps < lengths, x.dtype)
-        mean = ops.sum(x * valid, axis=1, keepdims=True) / ops.maximum(lengths, 1.0)
-        return x - mean
+        valid = ops.expand_dims(ops.cast(_valid_steps(x, lengths), x.dtype), -1)
+        count = ops.reshape(ops.cast(ops.maximum(lengths, 1), x.dtype), (-1, 1, 1))
+        return x - ops.sum(x * valid, axis=1, keepdims=True) / count
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -215,9 +215,10 @@ class SpecAugment(keras.layers.Layer):
         }
 
 
-def _hertz_to_mel(hertz):
-    """The HTK mel scale, as Keras' and TensorFlow's mel filterbanks use it."""
-    return 1127.0 * np.log1p(np.asarray(hertz, "float64") / 700.0)
+def _hertz_to_mel(hertz, log1p=np.log1p):
+    """The HTK mel scale, as Keras' and TensorFlow's mel filterbanks use it (``log1p``:
+    ``ops.log1p`` for tensors)."""
+    return 1127.0 * log1p(hertz / 700.0)
 
 
 @keras.saving.register_keras_serializable(package="seqgraph")
@@ -283,7 +284,7 @@ class VocalTractLengthPerturbation(keras.layers.Layer):
         cut = self.boundary * top * ops.minimum(alpha, 1.0)  # the boundary after the warp
         out = ops.convert_to_tensor(centres[None], "float32")
         source = ops.where(out <= cut, out / alpha, top - (top - out) * (top - cut / alpha) / (top - cut))
-        position = (1127.0 * ops.log1p(source / 700.0) - edges[1]) / (edges[2] - edges[1])
+        position = (_hertz_to_mel(source, ops.log1p) - edges[1]) / (edges[2] - edges[1])
         position = ops.clip(position, 0.0, bands - 1.0)  # [B, bands out], in input bands
         band = ops.cast(ops.arange(bands), "float32")[None, :, None]
         weights = ops.relu(1.0 - ops.abs(band - ops.expand_dims(position, 1)))  # [B, in, out]: linear interpolation

@@ -345,27 +345,11 @@ def test_transcribe_and_evaluate_decode_words(tmp_path):
     train_dir = write_librispeech(tmp_path / "train", speakers=("en-us",), repeats=2)
     run = tmp_path / "run"
     tiny = ["--dim", "16", "--blocks", "1", "--heads", "2", "--ffn-dim", "16", "--lstm-units", "8"]
+    # every augmentation on: they train together
     code, _, err = _main(
-        "speech",
-        "train",
-        "--manifest",
-        train_dir,
-        "--valid-utterances",
-        "2",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "4",
-        *tiny,
-        "--speed-perturbation",
-        "--vtlp",
-        "--reverb",
-        "--noise",
-        "--progress",
-        "none",
-        "--out",
-        run,
-    )  # fmt: skip  (every augmentation on: they train together)
+        "speech", "train", "--manifest", train_dir, "--valid-utterances", "2", "--epochs", "1", "--batch-size", "4",
+        *tiny, "--speed-perturbation", "--vtlp", "--reverb", "--noise", "--progress", "none", "--out", run,
+    )  # fmt: skip
     assert code == 0, err[-2000:]
     assert json.loads((run / "config.json").read_text())["vtlp"] is True
     (tmp_path / "text.txt").write_text("\n".join(SENTENCES) + "\n")

@@ -86,9 +86,10 @@ def build_model(
     # Peak-normalised: a recording's gain would otherwise shift every log-mel value.
     x = x / keras.ops.maximum(keras.ops.max(keras.ops.abs(x), axis=1, keepdims=True), 1e-4)
     x = keras.layers.Reshape((-1,))(keras.layers.ZeroPadding1D((0, fft_length(sample_rate)))(x))
-    x = keras.layers.Permute((2, 1), name="frames_first")(log_mel(mels, sample_rate)(x))
+    mel = log_mel(mels, sample_rate)
+    x = keras.layers.Permute((2, 1), name="frames_first")(mel(x))
     if vtlp:
-        x = layers.VocalTractLengthPerturbation(20.0, sample_rate / 2, name="vtlp")(x)
+        x = layers.VocalTractLengthPerturbation(mel.min_freq, mel.max_freq, name="vtlp")(x)
     x = layers.Standardize(*stats, clip=6.0, name="standardize")(x)
     frame_lengths = frames_for(lengths, sample_rate)
     if utterance_norm:

@@ -25,10 +25,10 @@ def corpus(config, quiet=False):
             print(f"making {config.utterances} connected-digit utterances from {len(train_digits)} isolated digits")
         train_set = speech.connected_digits(train_digits, config.utterances, seed=config.seed)
         if config.espeak_utterances:  # more voices: eSpeak NG's digits, any voice next to any other
-            voices = [dataclasses.replace(u, speaker="espeak") for u in speech.synthetic_digits(config.synthetic_takes)]
-            train_set += speech.connected_digits(voices, config.espeak_utterances, seed=config.seed + 1)
+            digits = [dataclasses.replace(u, speaker="espeak") for u in speech.synthetic_digits(config.synthetic_takes)]
+            train_set += speech.connected_digits(digits, config.espeak_utterances, seed=config.seed + 1)
             if not quiet:
-                print(f"and {config.espeak_utterances} connected-digit utterances from {len(voices)} eSpeak NG digits")
+                print(f"and {config.espeak_utterances} connected-digit utterances from {len(digits)} eSpeak NG digits")
         valid_set = speech.connected_digits(test_digits, config.valid_utterances, seed=10_000)
         facts = {"data": "fsdd" if config.data_dir else "espeak"}
     else:
