@@ -254,3 +254,172 @@ def test_a_fold_trains_whole_passes_several_steps_per_call():
     for inputs, labels in graphs.tf_dataset(d, test_idx, 7):
         correct += int(np.sum(np.argmax(model(inputs, training=False), -1) == labels.numpy()))
     assert history["val_accuracy"][-1] == pytest.approx(correct / len(test_idx))
+
+
+# ----------------------------------------------------------------------------- Errica et al.'s protocol
+ERRICA = ("--protocol", "errica", "--folds", "2", "--epochs", "6", "--patience", "2", "--batch-size", "8")
+
+
+def _errica_args(root, run, grid):
+    return (
+        "train",
+        "--dataset",
+        "SMALL",
+        "--data-dir",
+        str(root / "data"),
+        *ERRICA,
+        "--grid",
+        str(grid),
+        "--out",
+        str(run),
+    )
+
+
+@pytest.fixture(scope="module")
+def errica_run(trained):
+    root, _, env, _ = trained
+    grid = root / "grid.json"
+    grid.write_text(json.dumps([{"hidden": [8, 16], "dropout": [0.0]}, {"hidden": [8], "readout": ["mean"]}]))
+    run = root / "errica"
+    return root, run, env, _cli(*_errica_args(root, run, grid), env=env)
+
+
+def test_errica_chooses_on_validation_and_scores_each_test_fold_once(errica_run):
+    import keras
+
+    from seqgraph.apps.common import load_model
+    from seqgraph.apps.graph.errica import RETRAINS, validation_split
+
+    root, run, env, out = errica_run
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["protocol"] == "errica" and metrics["patience"] == 2 and metrics["max_epochs"] == 6
+    assert metrics["grid"] == [
+        {"hidden": 8, "dropout": 0.0},
+        {"hidden": 16, "dropout": 0.0},
+        {"hidden": 8, "readout": "mean"},
+    ]
+    assert metrics["trainings"] == 2 * (3 + RETRAINS) and len(metrics["per_fold"]) == 2
+    for fold in metrics["per_fold"]:
+        scores = [(-v["val_accuracy"], v["val_loss"], i) for i, v in enumerate(fold["validation"])]
+        assert fold["chosen_index"] == min(scores)[2] + 1
+        assert fold["chosen_setting"] == metrics["grid"][fold["chosen_index"] - 1]
+        assert len(fold["test_accuracies"]) == RETRAINS
+        assert fold["test_accuracy"] == pytest.approx(np.mean(fold["test_accuracies"]))
+        assert all(1 <= v["best_epoch"] <= v["epochs"] <= 6 for v in fold["validation"])
+    assert metrics["accuracy_mean"] == pytest.approx(np.mean(metrics["fold_accuracies"]))
+    assert (run / "selection.png").stat().st_size > 1000 and not (run / "state").exists()
+    assert "chose setting" in out.stdout
+
+    # model.keras is fold 1's first retrained run, at its epoch of lowest validation loss: its
+    # loss on the validation split and its accuracy on the test fold are the ones recorded.
+    dataset = graphs.read_tu(root / "data" / "SMALL")
+    train_idx, test_idx = graphs.stratified_folds(dataset.labels, 2, seed=0)[0]
+    assert json.loads((run / "config.json").read_text())["held_out"] == test_idx.tolist()
+    _, valid_idx = validation_split(dataset.labels, train_idx, seed=0)
+    assert not set(valid_idx) & set(test_idx)
+    model = load_model(run)
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    valid = model.evaluate(graphs.tf_dataset(dataset, valid_idx, 128), verbose=0, return_dict=True)
+    test = model.evaluate(graphs.tf_dataset(dataset, test_idx, 128), verbose=0, return_dict=True)
+    fold = metrics["per_fold"][0]
+    assert valid["loss"] == pytest.approx(fold["retrained_val_losses"][0], rel=1e-4)
+    assert test["accuracy"] == pytest.approx(fold["test_accuracies"][0])
+    _cli("evaluate", "--run", str(run), env=env)
+
+
+def test_errica_resumes_after_the_last_whole_training(errica_run, tmp_path):
+    import signal
+    import time
+
+    root, done_run, env, _ = errica_run
+    run = tmp_path / "run"
+    grid = root / "grid.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seqgraph", "graph", *_errica_args(root, run, grid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    state = run / "state" / "errica.json"
+    deadline = time.time() + 300
+    while not (state.exists() and len(json.loads(state.read_text() or "{}")) >= 2) and process.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    kept = len(json.loads(state.read_text()))
+    out = _cli(*_errica_args(root, run, grid), env=env)
+    assert f"resuming the run in {run}" in out.stdout
+    assert out.stdout.count("kept from before the resume") == min(kept, 3)  # settings of fold 1 kept
+    metrics = json.loads((run / "metrics.json").read_text())
+    before = json.loads((done_run / "metrics.json").read_text())
+    assert metrics["resumed"] == 1 and metrics["trainings"] == before["trainings"]
+    assert metrics["per_fold"] == before["per_fold"]  # the same choices and scores as uninterrupted
+
+
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ('{"heads": [2]}', "heads cannot be searched"),
+        ('{"dropout": [0.0, 1.5]}', "setting 2 {'dropout': 1.5}: --dropout must be in [0, 1)"),
+        ('{"hidden": 8}', "expected {option: [values, ...]}"),
+        ("{hidden", "not valid JSON"),
+    ],
+)
+def test_errica_grid_errors_name_the_file(trained, tmp_path, grid, message):
+    root, _, env, _ = trained
+    path = tmp_path / "grid.json"
+    path.write_text(grid)
+    out = _cli(*_errica_args(root, tmp_path / "run", path), env=env, check=False)
+    assert out.returncode == 2 and f"--grid {path}: " in out.stderr and message in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_errica_options_need_the_protocol(trained, tmp_path):
+    root, _, env, _ = trained
+    out = _cli(
+        "train", "--dataset", "SMALL", "--data-dir", str(root / "data"), "--grid", "g.json", env=env, check=False
+    )
+    assert out.returncode == 2 and "--grid needs --protocol errica" in out.stderr
+
+
+def test_default_grids():
+    from seqgraph.apps.graph.config import MODELS, GraphConfig
+    from seqgraph.apps.graph.errica import GRIDS, load_grid, settings
+
+    assert settings([{"a": [1, 2], "b": [3]}, {"a": [5]}]) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}, {"a": 5}]
+    sizes = {model: len(load_grid(GraphConfig(model=model, protocol="errica"))[1]) for model in MODELS}
+    assert sizes == {"gin": 64, "gat": 16, "cheb": 16, "gcn": 16, "sage": 16, "mlp": 12}
+    # Errica et al.'s GIN widths x depths: [64]*4, [32]*4, [64], [32, 32] graph layers
+    pairs = {(s["hidden"], s["layers"]) for s in settings(GRIDS["gin"])}
+    assert pairs == {(64, 5), (32, 5), (64, 2), (32, 3)}
+
+
+def test_mlp_baseline_matches_numpy_and_ignores_edges():
+    """Errica et al.'s structure-agnostic baseline, fresh from build_model: standardised node
+    features summed per graph, a ReLU layer, the class scores."""
+    from seqgraph.apps.graph.model import build_model
+
+    d = graphs.synthetic_graphs(12, seed=4)
+    stats = d.attribute_stats(np.arange(12))
+    model = build_model("mlp", d.num_features, d.num_classes, hidden=16, stats=stats)
+    inputs, _ = d.batch(np.arange(12))
+    (w1, b1), (w2, b2) = [layer.get_weights() for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    x = (inputs["node_features"] - np.asarray(stats[0])) / np.sqrt(np.asarray(stats[1]))
+    summed = np.zeros((12, d.num_features))
+    np.add.at(summed, inputs["graph_ids"], x)
+    expected = np.maximum(summed @ w1 + b1, 0) @ w2 + b2
+    np.testing.assert_allclose(model(inputs), expected, rtol=1e-5, atol=1e-5)
+    rewired = {**inputs, "senders": inputs["receivers"][::-1].copy(), "receivers": inputs["senders"].copy()}
+    np.testing.assert_allclose(model(rewired), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_readout_and_train_eps_reach_the_model():
+    from seqgraph import layers
+    from seqgraph.apps.graph.model import build_model
+
+    model = build_model("gin", 4, 2, hidden=8, num_layers=3, readout="mean", train_eps=True)
+    pools = [layer for layer in model.layers if isinstance(layer, layers.GraphPooling)]
+    assert len(pools) == 3 and {p.mode for p in pools} == {"mean"}
+    convs = [layer for layer in model.layers if isinstance(layer, layers.GINConv)]
+    assert all(any("eps" in w.path for w in c.trainable_weights) for c in convs)

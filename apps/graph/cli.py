@@ -19,9 +19,11 @@ def add_parser(apps, name, summary):
         "graph",
         GraphConfig,
         "k-fold training and evaluation",
-        "Trains one model per fold of a stratified k-fold split and reports the held-out accuracy of each "
-        "fold, their mean and spread. The run folder gets config.json, metrics.json, learning_curves.png "
-        "and fold 1's model.keras.",
+        "Trains one model per fold of a stratified k-fold split and reports the test accuracy of each fold, "
+        "their mean and spread: with --protocol xu after the last epoch and at the best fold-averaged epoch; "
+        "with --protocol errica for the settings of --grid and the epoch chosen on a validation split inside "
+        "each fold, retrained 3 times. The run folder gets config.json, metrics.json, learning_curves.png "
+        "(xu) or selection.png (errica) and fold 1's model.keras.",
         "seqgraph graph train --dataset MUTAG --data-dir data/tu --model gin --folds 10 --out runs/graph/mutag",
     )
     run_option(

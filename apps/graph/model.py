@@ -17,6 +17,8 @@ def build_model(
     dropout=0.5,
     heads=4,
     K=3,
+    readout="sum",
+    train_eps=False,
     stats=None,
     symmetric_edges=False,
     synchronized=False,
@@ -24,20 +26,26 @@ def build_model(
     """A graph classifier on disjoint batches: ``{node_features [N, F], senders [E], receivers
     [E], graph_ids [N], num_graphs []}`` -> class logits ``[num_graphs, num_classes]``.
 
-    Xu et al.'s GIN layout for every kind: ``num_layers - 1`` graph layers after the input, a
-    sum-pooled readout of every layer (input included), each scored by its own dense layer,
-    dropout on the scores, scores summed. GIN layers use the paper's 2-layer MLPs with batch
-    norm; the other kinds are followed by batch norm and ReLU.
+    Xu et al.'s GIN layout for every graph layer: ``num_layers - 1`` graph layers after the
+    input, a readout (sum or mean) of every layer (input included), each scored by its own
+    dense layer, dropout on the scores, scores summed. GIN layers use the paper's 2-layer MLPs
+    with batch norm; the other kinds are followed by batch norm and ReLU.
+
+    ``mlp`` is Errica et al.'s structure-agnostic baseline: the graph's node features summed
+    (the edges are not used), then a hidden layer of ``hidden`` ReLU units, dropout, and the
+    class scores.
 
     Args:
-        kind: ``gin``, ``gat``, ``cheb``, ``gcn`` or ``sage``.
+        kind: ``gin``, ``gat``, ``cheb``, ``gcn``, ``sage`` or ``mlp``.
         num_features: node features F.
         num_classes: classes.
         hidden: units of each graph layer.
-        num_layers: graph layers + 1.
+        num_layers: graph layers + 1 (not used by ``mlp``).
         dropout: dropout rate on each layer's scores (where Xu et al.'s code has it).
         heads: GAT heads (``hidden`` units in all).
         K: ChebConv's order.
+        readout: ``sum`` or ``mean`` of each layer's node vectors.
+        train_eps: GIN learns its epsilon.
         stats: ``(mean, variance)`` of the node features (``GraphDataset.attribute_stats``):
             they are standardised inside the model, clipped to +-5 standard deviations, so
             clients send raw features and an attribute on a scale of hundreds (PROTEINS:
@@ -80,7 +88,7 @@ def build_model(
                     *norm_relu(),
                 ]
             )
-            return layers.GINConv(mlp=mlp, train_eps=False, symmetric_edges=symmetric_edges)
+            return layers.GINConv(mlp=mlp, train_eps=train_eps, symmetric_edges=symmetric_edges)
         return {
             "gat": lambda: layers.GATConv(hidden // heads, heads=heads),
             "cheb": lambda: layers.ChebConv(hidden, K=K),
@@ -91,6 +99,10 @@ def build_model(
     h = inputs["node_features"]
     if stats is not None:
         h = layers.Standardize(*stats, clip=5.0, name="standardize")(h)
+    if kind == "mlp":
+        h = keras.layers.Dense(hidden, activation="relu")(layers.GraphPooling(readout)([h, g, n]))
+        logits = keras.layers.Dense(num_classes, name="logits")(keras.layers.Dropout(dropout)(h))
+        return keras.Model(inputs, logits, name="mlp_graph_classifier")
     scores = []
     for depth in range(num_layers):
         if depth:
@@ -98,7 +110,7 @@ def build_model(
             if kind != "gin":
                 for layer in norm_relu():
                     h = layer(h)
-        pooled = layers.GraphPooling("sum")([h, g, n])
+        pooled = layers.GraphPooling(readout)([h, g, n])
         # dropout on each layer's scores, as Xu et al.'s code has it (not on the pooled features)
         scores.append(keras.layers.Dropout(dropout)(keras.layers.Dense(num_classes, name=f"score_{depth}")(pooled)))
     logits = keras.layers.Add(name="logits")(scores)

@@ -1,0 +1,253 @@
+"""Errica et al. 2020's protocol ("A Fair Comparison of Graph Neural Networks for Graph
+Classification", ICLR 2020): settings and epoch chosen on a validation split inside each outer
+fold, the outer test fold scored once."""
+
+import dataclasses
+import itertools
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from seqgraph.apps.common import ConfigError, pyplot, save_figure, save_keras, write_json
+from seqgraph.datasets import graphs
+
+RETRAINS = 3  # the chosen setting is retrained this many times per fold and their test scores averaged
+TUNABLE = ("hidden", "layers", "batch_size", "dropout", "lr", "readout", "train_eps", "steps_per_epoch")
+
+# Errica et al.'s grid for GIN (their config_GIN.yml): width x depth as their hidden_units lists
+# ([64]*4, [32]*4, [64], [32, 32] graph layers), batch 32/128, dropout 0/0.5, a learned or fixed
+# epsilon, sum or mean readout; Adam at 0.01 halved every 50 epochs. 64 settings.
+_GIN_SHARED = {"batch_size": [32, 128], "dropout": [0.0, 0.5], "train_eps": [True, False], "readout": ["sum", "mean"]}
+GRIDS = {
+    "gin": [
+        {"hidden": [64, 32], "layers": [5], **_GIN_SHARED},
+        {"hidden": [64], "layers": [2], **_GIN_SHARED},
+        {"hidden": [32], "layers": [3], **_GIN_SHARED},
+    ],
+    # The other graph layers: the same widths, depths, batches and dropouts (16 settings).
+    **{
+        kind: [{"hidden": [32, 64], "layers": [3, 5], "batch_size": [32, 128], "dropout": [0.0, 0.5]}]
+        for kind in ("gat", "cheb", "gcn", "sage")
+    },
+    # The baseline: Errica et al.'s widths and batches for it (12 settings; no weight decay here).
+    "mlp": [{"hidden": [32, 128, 256], "batch_size": [32, 128], "lr": [0.001, 0.01], "dropout": [0.0]}],
+}
+
+
+def settings(grid):
+    """The settings of a grid, in order: a dict of option -> list of values is their product; a
+    list of such dicts is the union of their products (scikit-learn's ``ParameterGrid``).
+
+    Args:
+        grid: ``{"hidden": [32, 64], "dropout": [0, 0.5]}`` or a list of such dicts.
+
+    Returns:
+        A list of ``{option: value}`` dicts.
+
+    Example:
+
+    >>> settings({"hidden": [32, 64], "dropout": [0.0]})
+    [{'hidden': 32, 'dropout': 0.0}, {'hidden': 64, 'dropout': 0.0}]
+    """
+    out = []
+    for part in grid if isinstance(grid, list) else [grid]:
+        keys = list(part)
+        out += [dict(zip(keys, values)) for values in itertools.product(*(part[k] for k in keys))]
+    return out
+
+
+def load_grid(config):
+    """``(source, settings)``: the settings of ``config.grid`` (a JSON file) or the model's
+    default grid, each checked as a ``GraphConfig``; errors name the file and the setting."""
+    if config.grid is None:
+        return f"default grid for {config.model}", settings(GRIDS[config.model])
+    path = Path(config.grid)
+    try:
+        grid = json.loads(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"--grid {path}: cannot read it ({e.strerror})") from None
+    except ValueError as e:
+        raise ConfigError(f"--grid {path}: not valid JSON ({e})") from None
+    parts = grid if isinstance(grid, list) else [grid]
+    for part in parts:
+        if not isinstance(part, dict) or not all(isinstance(v, list) and v for v in part.values()):
+            raise ConfigError(f"--grid {path}: expected {{option: [values, ...]}} or a list of them")
+        unknown = sorted(set(part) - set(TUNABLE))
+        if unknown:
+            raise ConfigError(f"--grid {path}: {', '.join(unknown)} cannot be searched (options: {', '.join(TUNABLE)})")
+    chosen = settings(grid)
+    for i, setting in enumerate(chosen):
+        try:
+            dataclasses.replace(config, **setting)
+        except ConfigError as e:
+            raise ConfigError(f"--grid {path}: setting {i + 1} {setting}: {e}") from None
+    return str(path), chosen
+
+
+def validation_split(labels, train_idx, seed):
+    """Errica et al.'s holdout: a stratified 90/10 split of an outer fold's training graphs
+    ``train_idx`` into ``(inner training, validation)`` indices of the dataset."""
+    inner, valid = graphs.stratified_folds(labels[train_idx], 1, seed=seed)[0]
+    return train_idx[inner], train_idx[valid]
+
+
+def assess(config, dataset, folds, run, distribution, progress):
+    """Errica et al.'s protocol on ``folds`` (outer stratified folds). In each fold:
+
+    1. a stratified 90/10 holdout of the fold's training graphs (``validation_split``);
+    2. every setting of the grid (``load_grid``) trained on the 90%, stopped once the
+       validation loss has not fallen for ``config.patience`` epochs (at most
+       ``config.epochs``), its weights taken back to the epoch of lowest validation loss;
+    3. the setting with the highest validation accuracy there (ties: lower validation loss,
+       then the earlier setting), as Errica et al.'s code chooses;
+    4. that setting retrained ``RETRAINS`` times (other initial weights and batch orders, the
+       same early stopping) and each scored once on the fold's test graphs; their mean is the
+       fold's accuracy.
+
+    The test graphs are used by nothing but step 4's scores. Each training finished is kept in
+    the run's state, so an interrupted run resumes after the last whole training. Keeps fold 1's
+    first retrained model (``model.keras``) and plots the choice (``selection.png``).
+
+    Returns:
+        The metrics: the protocol, the grid, per fold the chosen setting, every setting's
+        validation score and the retrained runs' test accuracies; the mean and spread over folds.
+    """
+    source, grid = load_grid(config)
+    print(f"protocol errica: {len(grid)} settings ({source}), {RETRAINS} retrained runs per fold")
+    done_path = run.state / "errica.json"  # finished trainings, by name
+    if run.chief:
+        run.state.mkdir(exist_ok=True)
+    done = json.loads(done_path.read_text()) if done_path.exists() else {}
+
+    def trained(name, setting, seed, fold, train_idx, valid_idx, test_idx=None):
+        """Train ``setting`` once (or take the finished training ``name`` from the state)."""
+        if name in done:
+            return {**done[name], "kept": True}
+        from seqgraph.apps.graph.train import fit_fold
+
+        stop = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
+        setting_config = dataclasses.replace(config, **setting, seed=seed)
+        model, history, seconds = fit_fold(
+            setting_config, dataset, train_idx, valid_idx, fold, None, distribution, "none", callbacks=[stop]
+        )
+        best = int(np.argmin(history["val_loss"]))
+        result = {
+            "setting": setting,
+            "epochs": len(history["val_loss"]),
+            "best_epoch": best + 1,
+            "val_loss": float(history["val_loss"][best]),
+            "val_accuracy": float(history["val_accuracy"][best]),
+            "seconds": seconds,
+            "history": history,
+        }
+        if test_idx is not None:  # the restored weights, scored once on the outer test fold
+            scores = model.evaluate(graphs.tf_dataset(dataset, test_idx, 128), verbose=0, return_dict=True)
+            result["test_accuracy"] = float(scores["accuracy"])
+            if fold == 0 and run.chief and name.endswith("retrain-1"):
+                save_keras(model, run.path / "model.keras")
+        done[name] = result
+        if run.chief:
+            write_json(done_path, done)
+        return result
+
+    per_fold = []
+    for fold, (train_idx, test_idx) in enumerate(folds):
+        inner_idx, valid_idx = validation_split(dataset.labels, train_idx, config.seed + fold)
+        print(
+            f"fold {fold + 1}/{config.folds}: {len(inner_idx)} training graphs, {len(valid_idx)} validation, "
+            f"{len(test_idx)} test"
+        )
+        scores = []
+        for i, setting in enumerate(grid):
+            r = trained(f"fold-{fold + 1}/setting-{i + 1}", setting, config.seed, fold, inner_idx, valid_idx)
+            scores.append(r)
+            print(
+                f"  setting {i + 1}/{len(grid)} {_describe(setting)}: validation accuracy {r['val_accuracy']:.4f}, "
+                f"loss {r['val_loss']:.4f} (epoch {r['best_epoch']} of {r['epochs']}, {r['seconds']:.0f} s)"
+                + (", kept from before the resume" if r.get("kept") else ""),
+                flush=True,
+            )
+        chosen = min(range(len(grid)), key=lambda i: (-scores[i]["val_accuracy"], scores[i]["val_loss"], i))
+        runs = [
+            trained(
+                f"fold-{fold + 1}/retrain-{k + 1}",
+                grid[chosen],
+                config.seed + 1000 * (k + 1),
+                fold,
+                inner_idx,
+                valid_idx,
+                test_idx,
+            )
+            for k in range(RETRAINS)
+        ]
+        accuracies = [r["test_accuracy"] for r in runs]
+        print(
+            f"  chose setting {chosen + 1} {_describe(grid[chosen])}; test accuracy of {RETRAINS} retrained runs "
+            f"{', '.join(f'{a:.4f}' for a in accuracies)}: {np.mean(accuracies):.4f}",
+            flush=True,
+        )
+        per_fold.append(
+            {
+                "chosen_setting": grid[chosen],
+                "chosen_index": chosen + 1,
+                "validation": [{k: r[k] for k in ("val_accuracy", "val_loss", "best_epoch", "epochs")} for r in scores],
+                "test_accuracies": accuracies,
+                "retrained_best_epochs": [r["best_epoch"] for r in runs],
+                "retrained_val_losses": [r["val_loss"] for r in runs],
+                "test_accuracy": float(np.mean(accuracies)),
+            }
+        )
+    fold_accuracies = [f["test_accuracy"] for f in per_fold]
+    seconds = float(sum(r["seconds"] for r in done.values()))
+    metrics = {
+        "protocol": "errica",
+        "dataset": dataset.name,
+        "model": config.model,
+        "folds": config.folds,
+        "max_epochs": config.epochs,
+        "patience": config.patience,
+        "grid_source": source,
+        "grid": grid,
+        "retrains": RETRAINS,
+        "accuracy": float(np.mean(fold_accuracies)),
+        "accuracy_mean": float(np.mean(fold_accuracies)),
+        "accuracy_std": float(np.std(fold_accuracies)),
+        "fold_accuracies": fold_accuracies,
+        "per_fold": per_fold,
+        "trainings": len(done),
+        "wall_time_s": seconds,  # the trainings' time, summed over resumes
+    }
+    if run.chief:
+        plot_selection(per_fold, run.path / "selection.png", f"{dataset.name}, {config.model}")
+    print(f"\n{'fold':>6} {'setting':>8} {'test accuracy':>14}")
+    for fold, f in enumerate(per_fold):
+        print(f"{fold + 1:>6} {f['chosen_index']:>8} {f['test_accuracy']:>14.4f}")
+    print(f"{'mean':>6} {'':>8} {metrics['accuracy_mean']:>14.4f}  (std {metrics['accuracy_std']:.4f})")
+    return metrics
+
+
+def plot_selection(per_fold, path, title):
+    """``path`` (PNG): each fold's validation accuracy of every setting, the chosen ones marked,
+    and each fold's test accuracy (the mean of its retrained runs) beside their mean."""
+    plt = pyplot()
+    fig, (grid_ax, test_ax) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    for fold, f in enumerate(per_fold):
+        accuracy = [v["val_accuracy"] for v in f["validation"]]
+        grid_ax.plot(range(1, len(accuracy) + 1), accuracy, ".-", alpha=0.35, color=f"C{fold % 10}")
+        grid_ax.plot(f["chosen_index"], accuracy[f["chosen_index"] - 1], "*", ms=12, color=f"C{fold % 10}")
+    grid_ax.xaxis.get_major_locator().set_params(integer=True)
+    grid_ax.set(xlabel="setting", ylabel="validation accuracy", title=f"{title}: settings per fold (* chosen)")
+    tests = [f["test_accuracy"] for f in per_fold]
+    test_ax.bar(range(1, len(tests) + 1), tests, color=[f"C{i % 10}" for i in range(len(tests))])
+    test_ax.axhline(np.mean(tests), color="k", lw=1, label=f"mean {np.mean(tests):.3f}")
+    test_ax.set(xlabel="fold", ylabel="test accuracy", ylim=(0, 1), title="test folds, scored once")
+    test_ax.legend(loc="lower right")
+    for ax in (grid_ax, test_ax):
+        ax.grid(alpha=0.3)
+    save_figure(fig, path)
+
+
+def _describe(setting):
+    return ", ".join(f"{k} {v}" for k, v in setting.items())
