@@ -1,13 +1,23 @@
-"""Training throughput of GIN on PROTEINS (graphs/s, batch 128): our app's model and input
-pipeline vs spektral and PyTorch Geometric (CPU), in one run.
+"""Training throughput of the graph app's five models (graphs/s, batch 128) on PROTEINS and
+ENZYMES: our app's model and input pipeline vs the same architecture in PyTorch Geometric and
+in spektral, in one run.
 
-    python -m bench.graph_training --data-dir ../shared/data/tu [--rounds 7]
+    python -m bench.graph_training --data-dir ../shared/data/tu [--rounds 7] [--models gin gat]
+        [--datasets PROTEINS]
 
-Each library trains the same architecture (Xu et al.'s GIN: input + 4 GIN layers, hidden 64,
-2-layer MLPs with batch norm, sum readout of every layer, dropout on its scores). The libraries
-take turns training 5 epochs (ours: one ``fit`` call, as the app trains, timed from its first to
-its last epoch), ``--rounds`` times after a warm-up round (tracing), and their median rounds are
-compared. PyG is optional (``pip install torch==2.13.0 torch_geometric``); without it its row says so.
+Every library trains Xu et al.'s layout (``seqgraph.apps.graph.model.build_model``): input + 4
+graph layers of width 64, a sum readout of every layer scored by its own dense layer, dropout
+0.5 on the scores, Adam 0.01. GIN's layers are the paper's 2-layer MLPs with batch norm (Dense
+without bias, as ours: batch norm's offset follows); GAT (4 heads x 16, self-loops), ChebConv
+(K=3, the normalised Laplacian rescaled with lambda_max 2), GCN and GraphSAGE (mean) are each
+followed by batch norm and ReLU. PyG's layers: ``GINConv``, ``GATConv``, ``ChebConv``,
+``GCNConv``, ``SAGEConv``; spektral's: ``GINConv``, ``GATConv``, ``ChebConv``, ``GCNConv``,
+``GraphSageConv``, called in a ``tf.function`` train step as its examples do, with the matrix
+each layer reads (GCN's normalised adjacency, Cheb's rescaled Laplacian) computed once per graph
+before timing, as spektral's dataset transforms do, and batched by block-diagonal stacking each
+epoch, as its ``DisjointLoader`` does. The libraries take turns training 5 epochs (ours: one
+``fit`` call, as the app trains, timed from its first to its last epoch), ``--rounds`` times
+after a warm-up round (tracing), and their median rounds are compared.
 """
 
 import argparse
@@ -15,23 +25,29 @@ import time
 
 import numpy as np
 
-BATCH, HIDDEN, LAYERS = 128, 64, 5
+from bench.common import interleaved
+
+BATCH, HIDDEN, LAYERS, HEADS, K = 128, 64, 5, 4, 3
 EPOCHS_PER_ROUND = 5
+MODELS = ("gin", "gat", "cheb", "gcn", "sage")
+DATASETS = ("PROTEINS", "ENZYMES")
 
 
-def ours(dataset):
+def ours(dataset, kind):
     import keras
 
     from seqgraph.apps.graph.model import build_model, compile_model
     from seqgraph.datasets import graphs
 
     model = build_model(
-        "gin",
+        kind,
         dataset.num_features,
         dataset.num_classes,
         HIDDEN,
         LAYERS,
         0.5,
+        heads=HEADS,
+        K=K,
         stats=dataset.attribute_stats(range(dataset.num_graphs)),
         symmetric_edges=dataset.symmetric,
     )
@@ -60,17 +76,36 @@ def ours(dataset):
         )
         return clock.seconds
 
+    epochs.parameters = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     return epochs
 
 
-def spektral_gin(dataset):
-    """spektral's GINConv and pooling in a tf.function train step, as its examples do."""
-    import tensorflow as tf
-    from spektral.layers import GINConv, GlobalSumPool
+def _standardized(dataset):
+    """Node features standardised as our model does inside (the same input for every library)."""
+    mean, variance = (np.asarray(s, "float32") for s in dataset.attribute_stats(range(dataset.num_graphs)))
+    return np.clip((dataset.node_features - mean) / np.sqrt(variance), -5, 5).astype("float32")
 
-    convs = [GINConv(HIDDEN, epsilon=0.0, mlp_hidden=[HIDDEN], mlp_batchnorm=True) for _ in range(LAYERS - 1)]
+
+def spektral_model(dataset, kind):
+    """spektral's layers in a tf.function train step, as its examples do."""
+    import scipy.sparse as sp
+    import tensorflow as tf
+    from spektral import layers as sl
+    from spektral.utils import normalized_laplacian, rescale_laplacian
+
+    dims = [dataset.num_features] + [HIDDEN] * (LAYERS - 1)
+    convs = [
+        {
+            "gin": lambda: sl.GINConv(HIDDEN, epsilon=0.0, mlp_hidden=[HIDDEN], mlp_batchnorm=True),
+            "gat": lambda: sl.GATConv(HIDDEN // HEADS, attn_heads=HEADS, concat_heads=True, dropout_rate=0.0),
+            "cheb": lambda: sl.ChebConv(HIDDEN, K=K),
+            "gcn": lambda: sl.GCNConv(HIDDEN),
+            "sage": lambda: sl.GraphSageConv(HIDDEN, aggregate="mean"),
+        }[kind]()
+        for _ in range(LAYERS - 1)
+    ]
     norms = [tf.keras.layers.BatchNormalization() for _ in range(LAYERS - 1)]
-    pool = GlobalSumPool()
+    pool = sl.GlobalSumPool()
     heads = [tf.keras.layers.Dense(dataset.num_classes) for _ in range(LAYERS)]
     dropout = tf.keras.layers.Dropout(0.5)
     optimizer = tf.keras.optimizers.Adam(0.01)
@@ -84,25 +119,41 @@ def spektral_gin(dataset):
             scores.append(dropout(heads[depth](pool.call([h, g])), training=training))
         return tf.add_n(scores)
 
+    # Each graph's matrix, once (spektral's transforms): the adjacency, or what the layer reads.
+    x_all = _standardized(dataset)
+    starts = dataset.node_offsets
+    edge_graph = dataset.node_graph[dataset.senders]
+    matrices = []
+    for i in range(dataset.num_graphs):
+        n, mask = starts[i + 1] - starts[i], edge_graph == i
+        a = sp.csr_matrix(
+            (np.ones(mask.sum(), "float32"), (dataset.receivers[mask] - starts[i], dataset.senders[mask] - starts[i])),
+            shape=(n, n),
+        )
+        if kind == "gcn":
+            a = sl.GCNConv.preprocess(a)
+        elif kind == "cheb":
+            a = rescale_laplacian(normalized_laplacian(a), lmax=2)
+        matrices.append(sp.coo_matrix(a, dtype="float32"))
     rng = np.random.default_rng(0)
 
-    def batches():  # reshuffled each epoch, as spektral's DisjointLoader does
+    def batches():  # reshuffled each epoch, block-diagonal as spektral's DisjointLoader does
         order = rng.permutation(dataset.num_graphs)
         for i in range(0, len(order), BATCH):
-            inputs, y = dataset.batch(order[i : i + BATCH])
-            n = len(inputs["node_features"])
-            a = tf.sparse.reorder(
-                tf.SparseTensor(
-                    np.stack([inputs["senders"], inputs["receivers"]], 1).astype("int64"),
-                    np.ones(len(inputs["senders"]), "float32"),
-                    (n, n),
-                )
+            chosen = order[i : i + BATCH]
+            a = sp.block_diag([matrices[j] for j in chosen], format="coo")
+            nodes = np.concatenate([np.arange(starts[j], starts[j + 1]) for j in chosen])
+            g = np.repeat(np.arange(len(chosen)), starts[chosen + 1] - starts[chosen])
+            yield (
+                tf.constant(x_all[nodes]),
+                tf.sparse.reorder(tf.SparseTensor(np.stack([a.row, a.col], 1).astype("int64"), a.data, a.shape)),
+                tf.constant(g),
+                tf.constant(dataset.labels[chosen]),
             )
-            yield tf.constant(inputs["node_features"]), a, tf.constant(inputs["graph_ids"]), tf.constant(y)
 
     pool.build([(None, HIDDEN), (None,)])
     for i, conv in enumerate(convs):
-        conv.build([(None, dataset.num_features if i == 0 else HIDDEN), (None, None)])
+        conv.build([(None, dims[i]), (None, None)])
     x0, a0, g0, _ = next(batches())
     forward(x0, a0, g0, False)  # build the rest
     variables = [v for layer in convs + norms + heads for v in layer.trainable_weights]
@@ -119,47 +170,55 @@ def spektral_gin(dataset):
             for batch in batches():
                 step(*batch)
 
+    epochs.parameters = sum(int(np.prod(v.shape)) for v in variables)
     return epochs
 
 
-def pyg_gin(dataset):
+def pyg_model(dataset, kind):
     import torch
     from torch import nn
+    from torch_geometric import nn as gnn
     from torch_geometric.data import Data
     from torch_geometric.loader import DataLoader
-    from torch_geometric.nn import GINConv, global_add_pool
 
     torch.manual_seed(0)
+    x_all = _standardized(dataset)
     items = []
     for i in range(dataset.num_graphs):
         inputs, y = dataset.batch([i])
+        nodes = np.flatnonzero(dataset.node_graph == i)
         items.append(
             Data(
-                x=torch.from_numpy(inputs["node_features"]),
+                x=torch.from_numpy(x_all[nodes]),
                 edge_index=torch.from_numpy(np.stack([inputs["senders"], inputs["receivers"]]).astype("int64")),
                 y=torch.tensor(y, dtype=torch.long),
             )
         )
 
-    class GIN(nn.Module):
+    def conv(d_in):
+        if kind == "gin":
+            mlp = nn.Sequential(
+                nn.Linear(d_in, HIDDEN, bias=False),
+                nn.BatchNorm1d(HIDDEN),
+                nn.ReLU(),
+                nn.Linear(HIDDEN, HIDDEN, bias=False),
+                nn.BatchNorm1d(HIDDEN),
+                nn.ReLU(),
+            )
+            return gnn.GINConv(mlp)
+        return {
+            "gat": lambda: gnn.GATConv(d_in, HIDDEN // HEADS, heads=HEADS),
+            "cheb": lambda: gnn.ChebConv(d_in, HIDDEN, K=K, normalization="sym"),
+            "gcn": lambda: gnn.GCNConv(d_in, HIDDEN),
+            "sage": lambda: gnn.SAGEConv(d_in, HIDDEN, aggr="mean"),
+        }[kind]()
+
+    class Net(nn.Module):
         def __init__(self):
             super().__init__()
             dims = [dataset.num_features] + [HIDDEN] * (LAYERS - 1)
-            self.convs = nn.ModuleList(
-                [
-                    GINConv(
-                        nn.Sequential(
-                            nn.Linear(dims[i], HIDDEN),
-                            nn.BatchNorm1d(HIDDEN),
-                            nn.ReLU(),
-                            nn.Linear(HIDDEN, HIDDEN),
-                            nn.BatchNorm1d(HIDDEN),
-                            nn.ReLU(),
-                        )
-                    )
-                    for i in range(LAYERS - 1)
-                ]
-            )
+            self.convs = nn.ModuleList([conv(dims[i]) for i in range(LAYERS - 1)])
+            self.norms = nn.ModuleList([nn.BatchNorm1d(HIDDEN) for _ in range(LAYERS - 1)])
             self.heads = nn.ModuleList([nn.Linear(d, dataset.num_classes) for d in dims])
             self.dropout = nn.Dropout(0.5)
 
@@ -168,63 +227,85 @@ def pyg_gin(dataset):
             for depth in range(LAYERS):
                 if depth:
                     h = self.convs[depth - 1](h, edge_index)
-                score = score + self.dropout(self.heads[depth](global_add_pool(h, batch)))
+                    if kind != "gin":
+                        h = torch.relu(self.norms[depth - 1](h))
+                score = score + self.dropout(self.heads[depth](gnn.global_add_pool(h, batch)))
             return score
 
-    model = GIN()
+    model = Net()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     loader = DataLoader(items, batch_size=BATCH, shuffle=True)
 
-    def epoch():
-        model.train()
-        for batch in loader:
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(batch.x, batch.edge_index, batch.batch), batch.y)
-            loss.backward()
-            optimizer.step()
-
     def epochs():
+        model.train()
         for _ in range(EPOCHS_PER_ROUND):
-            epoch()
+            for batch in loader:
+                optimizer.zero_grad()
+                loss = nn.functional.cross_entropy(model(batch.x, batch.edge_index, batch.batch), batch.y)
+                loss.backward()
+                optimizer.step()
 
+    epochs.parameters = sum(p.numel() for p in model.parameters())
     return epochs
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, help="folder with PROTEINS/ in TU format")
-    parser.add_argument("--rounds", type=int, default=7, help=f"timed rounds of {EPOCHS_PER_ROUND} epochs per library")
-    args = parser.parse_args(argv)
-
-    from bench.common import interleaved, write_results
-    from seqgraph.datasets import graphs
-
-    dataset = graphs.load_tu("PROTEINS", args.data_dir)
-    print(
-        f"PROTEINS: {dataset.num_graphs} graphs; GIN, batch {BATCH}; median of {args.rounds} rounds of "
-        f"{EPOCHS_PER_ROUND} epochs per library, taken in turn"
-    )
-    epochs, rows = {}, {}
-    for name, setup in (("seqgraph", ours), ("spektral", spektral_gin), ("pyg", pyg_gin)):
+def compare(dataset, kind, rounds):
+    """One dataset and model: every library's graphs/s and our speed-ups."""
+    runners, rows = {}, {}
+    for name, setup in (("seqgraph", ours), ("spektral", spektral_model), ("pyg", pyg_model)):
         try:
-            epochs[name] = setup(dataset)
+            runners[name] = setup(dataset, kind)
         except ImportError as e:
             rows[name] = {"skipped": f"not installed ({e.name})"}
-            print(f"{name:>9}: skipped, {e.name} not installed", flush=True)
-    seconds = interleaved(epochs, repeats=args.rounds, warmup=1)  # warm-up: tracing
+    seconds = interleaved(runners, repeats=rounds, warmup=1)  # warm-up: tracing
     for name, round_seconds in seconds.items():
         rows[name] = {
             "graphs_per_second": dataset.num_graphs * EPOCHS_PER_ROUND / round_seconds,
             "epoch_seconds": round_seconds / EPOCHS_PER_ROUND,
+            "trainable_parameters": runners[name].parameters,
         }
-        print(f"{name:>9}: {rows[name]['graphs_per_second']:7.0f} graphs/s", flush=True)
     for peer in ("spektral", "pyg"):
-        if peer in seconds:
-            # throughput ratio: above 1 means we train faster
+        if peer in seconds:  # throughput ratio: above 1 means we train faster
             rows[f"speedup_vs_{peer}"] = seconds[peer] / seconds["seqgraph"]
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=True, help="folder with PROTEINS/ and ENZYMES/ in TU format")
+    parser.add_argument("--rounds", type=int, default=7, help=f"timed rounds of {EPOCHS_PER_ROUND} epochs per library")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    args = parser.parse_args(argv)
+
+    from bench.common import write_results
+    from seqgraph.datasets import graphs
+
+    results = {}
+    print(f"batch {BATCH}; median of {args.rounds} rounds of {EPOCHS_PER_ROUND} epochs per library, taken in turn")
+    print(f"{'dataset':<10}{'model':<6}{'seqgraph':>10}{'spektral':>10}{'pyg':>10}{'vs spektral':>13}{'vs pyg':>8}")
+    for name in args.datasets:
+        dataset = graphs.load_tu(name, args.data_dir)
+        results[name] = {"graphs": dataset.num_graphs}
+        for kind in args.models:
+            rows = compare(dataset, kind, args.rounds)
+            results[name][kind] = rows
+            speed = [
+                f"{rows[n]['graphs_per_second']:>10.0f}" if "skipped" not in rows[n] else f"{'-':>10}"
+                for n in ("seqgraph", "spektral", "pyg")
+            ]
+            ratios = [f"{rows.get(f'speedup_vs_{p}', float('nan')):>{w}.2f}" for p, w in (("spektral", 13), ("pyg", 8))]
+            print(f"{name:<10}{kind:<6}{''.join(speed)}{''.join(ratios)}", flush=True)
     write_results(
         "graph_training",
-        {"dataset": "PROTEINS", "batch": BATCH, "rounds": args.rounds, "epochs_per_round": EPOCHS_PER_ROUND, **rows},
+        {
+            "batch": BATCH,
+            "hidden": HIDDEN,
+            "layers": LAYERS,
+            "rounds": args.rounds,
+            "epochs_per_round": EPOCHS_PER_ROUND,
+            **results,
+        },
     )
 
 
