@@ -73,6 +73,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) -m bench.skipgram_vs_gensim --corpus $(BROWN)
 	$(PY) -m bench.skipgram_update_order --corpus $(BROWN)
 	$(PY) -m bench.image_attention
+	$(PY) -m bench.image_training
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs/*/ saved_models/*/
