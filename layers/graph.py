@@ -271,25 +271,34 @@ class GATConv(_GraphLayer):
     def call(self, inputs, training=None):
         x, senders, receivers, n = _unpack(inputs)
         z = ops.reshape(ops.matmul(x, self.kernel), (-1, self.heads, self.units))
-        keep = ops.ones_like(senders, dtype=z.dtype)
-        if self.add_self_loops:
-            keep = ops.cast(ops.not_equal(senders, receivers), z.dtype)
-            loops = ops.arange(n, dtype="int32")
-            senders = ops.concatenate([senders, loops])
-            receivers = ops.concatenate([receivers, loops])
-            keep = ops.concatenate([keep, ops.ones_like(loops, dtype=z.dtype)])
         score_self = ops.sum(z * self.attn_kernel_self, axis=-1)  # [N, heads]
         score_nbr = ops.sum(z * self.attn_kernel_neighbors, axis=-1)
         e = ops.leaky_relu(
             ops.take(score_self, receivers, axis=0) + ops.take(score_nbr, senders, axis=0),
             negative_slope=self.negative_slope,
         )  # [E, heads]
-        # Softmax per receiver; the per-receiver max keeps exp() finite.
-        e = e - ops.take(_segment_max_or_zero(e, receivers, n), receivers, axis=0)
-        weight = ops.exp(e) * ops.expand_dims(keep, -1)
-        total = ops.take(ops.segment_sum(weight, receivers, n), receivers, axis=0)
-        alpha = self.attention_dropout(weight / ops.maximum(total, 1e-16), training=training)
-        out = ops.segment_sum(ops.expand_dims(alpha, -1) * ops.take(z, senders, axis=0), receivers, n)
+        # Softmax per receiver, shifted by the receiver's largest score so exp() stays finite (a
+        # constant per softmax: no gradient flows through it). The self-loops are not added to
+        # the edge list: each node's own term is computed beside it, so the edges keep their
+        # order (sorted by receiver, the faster kernels) and every softmax has a term.
+        if self.add_self_loops:
+            e_loop = ops.leaky_relu(score_self + score_nbr, negative_slope=self.negative_slope)  # [N, heads]
+            shift = ops.maximum(ops.segment_max(e, receivers, n), e_loop)  # empty segments: the loop wins
+            keep = ops.expand_dims(ops.cast(ops.not_equal(senders, receivers), z.dtype), -1)  # the input's loops go
+        else:
+            shift, keep = _segment_max_or_zero(e, receivers, n), 1.0
+        shift = ops.stop_gradient(shift)
+        weight = ops.exp(e - ops.take(shift, receivers, axis=0)) * keep
+        total = segment_sum(weight, receivers, n, training)
+        if self.add_self_loops:
+            weight_loop = ops.exp(e_loop - shift)
+            total = total + weight_loop
+        total = ops.maximum(total, 1e-16)
+        alpha = self.attention_dropout(weight / ops.take(total, receivers, axis=0), training=training)
+        out = segment_sum(ops.expand_dims(alpha, -1) * ops.take(z, senders, axis=0), receivers, n, training)
+        if self.add_self_loops:
+            alpha_loop = self.attention_dropout(weight_loop / total, training=training)
+            out = out + ops.expand_dims(alpha_loop, -1) * z
         out = ops.reshape(out, (-1, self.heads * self.units)) if self.concat else ops.mean(out, axis=1)
         return self._finish(out)
 

@@ -269,6 +269,23 @@ def test_gat_matches_spektral(rng):
         ]
     )
     np.testing.assert_allclose(to_numpy(ours([x, s, r])), _spektral(peer, x, a), atol=1e-4)
+    # and the gradients (ours leaves the softmax's shift out of autodiff, and adds each node's
+    # own term beside the edges), with respect to the input and every weight
+    import tensorflow as tf
+
+    probe = tf.constant(rng.normal(size=(len(x), 3 * U)).astype("float32"))
+    x_t = tf.constant(x)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x_t)
+        ours_loss = tf.reduce_sum(ours([x_t, s, r], training=True) * probe)
+        peer_loss = tf.reduce_sum(peer.call([x_t, a]) * probe)
+    np.testing.assert_allclose(tape.gradient(ours_loss, x_t), tape.gradient(peer_loss, x_t), atol=1e-4)
+    ours_grads = {v.path.split("/")[-1]: g for v, g in zip(ours.weights, tape.gradient(ours_loss, ours.weights))}
+    peer_grads = tape.gradient(peer_loss, peer.weights)
+    np.testing.assert_allclose(ours_grads["kernel"], np.reshape(peer_grads[0], (F, 3 * U)), atol=1e-4)
+    np.testing.assert_allclose(ours_grads["attn_kernel_self"], np.squeeze(peer_grads[1], -1).T, atol=1e-4)
+    np.testing.assert_allclose(ours_grads["attn_kernel_neighbors"], np.squeeze(peer_grads[2], -1).T, atol=1e-4)
+    np.testing.assert_allclose(ours_grads["bias"], peer_grads[3], atol=1e-4)
 
 
 @tf_only
