@@ -36,6 +36,22 @@ def interleaved(fns, repeats=10, warmup=2):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def fit_clock():
+    """A Keras callback whose ``seconds`` (after ``fit``) are those from the first step to the
+    end of the last epoch: when ``fit`` returns, dropping its input iterator sometimes takes
+    another 0.5-2.5 s here, paid once per ``fit`` (once per fold in the apps)."""
+    import keras
+
+    class FitClock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_end(self, logs=None):
+            self.seconds = time.perf_counter() - self.start
+
+    return FitClock()
+
+
 def _cpu():
     """The CPU's model name and whether it has AVX-512: the machines here change, and with them
     every library's speed (on 2026-12-06, an AVX-512 machine where TF logs "oneDNN custom

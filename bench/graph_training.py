@@ -21,11 +21,10 @@ after a warm-up round (tracing), and their median rounds are compared.
 """
 
 import argparse
-import time
 
 import numpy as np
 
-from bench.common import interleaved
+from bench.common import fit_clock, interleaved
 
 BATCH, HIDDEN, LAYERS, HEADS, K = 128, 64, 5, 4, 3
 EPOCHS_PER_ROUND = 5
@@ -34,7 +33,6 @@ DATASETS = ("PROTEINS", "ENZYMES")
 
 
 def ours(dataset, kind):
-    import keras
 
     from seqgraph.apps.graph.model import build_model, compile_model
     from seqgraph.datasets import graphs
@@ -54,18 +52,8 @@ def ours(dataset, kind):
     data = graphs.tf_dataset(dataset, range(dataset.num_graphs), BATCH, shuffle=True)
     compile_model(model, 0.01, len(data))  # as the app trains it (no decay within 50 epochs)
 
-    class Clock(keras.callbacks.Callback):
-        """Times the epochs only: when ``fit`` returns, dropping its input iterator sometimes
-        takes another 0.5-2.5 s here, paid once per ``fit`` (once per fold in the app)."""
-
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_end(self, logs=None):
-            self.seconds = time.perf_counter() - self.start
-
     def epochs():
-        clock = Clock()
+        clock = fit_clock()
         model.fit(
             data.repeat(),
             steps_per_epoch=len(data),

@@ -13,11 +13,10 @@ call, as the app trains, timed from its first to its last step); inference: batc
 """
 
 import argparse
-import time
 
 import numpy as np
 
-from bench.common import interleaved
+from bench.common import fit_clock, interleaved
 
 TRAIN_BATCH, INFER_BATCH, STEPS, THREADS = 64, 256, 20, 2
 
@@ -32,7 +31,6 @@ def _data():
 
 def ours():
     """(train, infer, weights) for the app's vit."""
-    import keras
     import tensorflow as tf
 
     from seqgraph.apps.image import model as image
@@ -42,15 +40,8 @@ def ours():
     image.compile_model(model, 1000)
     batches = tf.data.Dataset.from_tensors((x, y)).repeat()
 
-    class Clock(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_end(self, logs=None):
-            self.seconds = time.perf_counter() - self.start
-
     def train():
-        clock = Clock()
+        clock = fit_clock()
         model.fit(batches, steps_per_epoch=STEPS, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
         return clock.seconds
 
