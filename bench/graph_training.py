@@ -174,10 +174,9 @@ def pyg_model(dataset, kind):
     items = []
     for i in range(dataset.num_graphs):
         inputs, y = dataset.batch([i])
-        nodes = np.flatnonzero(dataset.node_graph == i)
         items.append(
             Data(
-                x=torch.from_numpy(x_all[nodes]),
+                x=torch.from_numpy(x_all[dataset.node_offsets[i] : dataset.node_offsets[i + 1]]),
                 edge_index=torch.from_numpy(np.stack([inputs["senders"], inputs["receivers"]]).astype("int64")),
                 y=torch.tensor(y, dtype=torch.long),
             )

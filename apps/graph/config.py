@@ -6,6 +6,7 @@ from seqgraph.apps.common import option, require, require_positive
 
 MODELS = ("gin", "gat", "cheb", "gcn", "sage", "mlp")
 PROTOCOLS = ("xu", "errica")
+READOUTS = ("sum", "mean")
 
 
 @dataclass
@@ -27,7 +28,7 @@ class GraphConfig:
     hidden: int = option(64, "units of each graph layer")
     layers: int = option(5, "graph layers + 1 (the input's readout)")
     dropout: float = option(0.5, "dropout rate on each layer's class scores")
-    readout: str = option("sum", "how each layer's node vectors become one per graph", choices=("sum", "mean"))
+    readout: str = option("sum", "how each layer's node vectors become one per graph", choices=READOUTS)
     train_eps: bool = option(False, "GIN learns its epsilon (the weight of a node's own vector)")
     lr: float = option(0.01, "Adam's learning rate, halved every 50 epochs")
     protocol: str = option(
@@ -43,7 +44,7 @@ class GraphConfig:
     def __post_init__(self):
         require(self.model in MODELS, "model", f"must be one of {', '.join(MODELS)}, got {self.model!r}")
         require(self.protocol in PROTOCOLS, "protocol", f"must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        require(self.readout in ("sum", "mean"), "readout", f"must be sum or mean, got {self.readout!r}")
+        require(self.readout in READOUTS, "readout", f"must be one of {', '.join(READOUTS)}, got {self.readout!r}")
         require_positive(self, "folds", "epochs", "batch_size", "steps_per_epoch", "hidden", "layers", "patience")
         require(self.grid is None or self.protocol == "errica", "grid", "needs --protocol errica")
         require(self.protocol != "errica" or self.folds > 1, "folds", "must be at least 2 with --protocol errica")
