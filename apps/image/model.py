@@ -107,13 +107,27 @@ def compile_model(model, steps, lr=2e-3, weight_decay=0.05):
     )
 
 
+def inference_function(model):
+    """``images [N, H, W, C] (float) -> logits`` of ``model`` at inference, as one XLA-compiled TF
+    function (compiled once per batch shape, ~0.5 s). Keras turns XLA off on machines without an
+    accelerator; for the vit on this CPU it cuts the time per batch of 256 from ~55 to ~40 ms,
+    since XLA fuses the layer norms' and GELUs' elementwise work (bench/image_training.py).
+
+    Example:
+
+    >>> logits = inference_function(model)(images.astype("float32"))
+    """
+    import tensorflow as tf
+
+    return tf.function(lambda images: model(images, training=False), jit_compile=True)
+
+
 def class_probabilities(model, pixels, batch_size=256):
     """Softmax of ``model``'s logits on uint8 ``pixels [N, H, W, C]``, in batches, as NumPy."""
+    logits = inference_function(model)
     return np.concatenate(
         [
-            keras.ops.convert_to_numpy(
-                keras.ops.softmax(model(pixels[i : i + batch_size].astype(np.float32), training=False))
-            )
+            keras.ops.convert_to_numpy(keras.ops.softmax(logits(pixels[i : i + batch_size].astype(np.float32))))
             for i in range(0, len(pixels), batch_size)
         ]
     )
