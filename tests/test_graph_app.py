@@ -389,7 +389,7 @@ def test_default_grids():
 
     assert settings([{"a": [1, 2], "b": [3]}, {"a": [5]}]) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}, {"a": 5}]
     sizes = {model: len(load_grid(GraphConfig(model=model, protocol="errica"))[1]) for model in MODELS}
-    assert sizes == {"gin": 64, "gat": 16, "cheb": 16, "gcn": 16, "sage": 16, "mlp": 12}
+    assert sizes == {"gin": 64, "gat": 16, "cheb": 16, "gcn": 16, "sage": 16, "mlp": 12, "deepsets": 12}
     # Errica et al.'s GIN widths x depths: [64]*4, [32]*4, [64], [32, 32] graph layers
     pairs = {(s["hidden"], s["layers"]) for s in settings(GRIDS["gin"])}
     assert pairs == {(64, 5), (32, 5), (64, 2), (32, 3)}
@@ -408,6 +408,27 @@ def test_mlp_baseline_matches_numpy_and_ignores_edges():
     x = (inputs["node_features"] - np.asarray(stats[0])) / np.sqrt(np.asarray(stats[1]))
     summed = np.zeros((12, d.num_features))
     np.add.at(summed, inputs["graph_ids"], x)
+    expected = np.maximum(summed @ w1 + b1, 0) @ w2 + b2
+    np.testing.assert_allclose(model(inputs), expected, rtol=1e-5, atol=1e-5)
+    rewired = {**inputs, "senders": inputs["receivers"][::-1].copy(), "receivers": inputs["senders"].copy()}
+    np.testing.assert_allclose(model(rewired), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_deepsets_baseline_matches_numpy_and_ignores_edges():
+    """Errica et al.'s DeepMultisets, fresh from build_model: each node's standardised features
+    through a ReLU layer, summed per graph, a second ReLU layer, the class scores."""
+    from seqgraph.apps.graph.model import build_model
+
+    d = graphs.synthetic_graphs(12, seed=5)
+    stats = d.attribute_stats(np.arange(12))
+    model = build_model("deepsets", d.num_features, d.num_classes, hidden=16, readout="sum", stats=stats)
+    inputs, _ = d.batch(np.arange(12))
+    dense = [layer.get_weights() for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert [w.shape for w, _ in dense] == [(d.num_features, 16), (16, 16), (16, d.num_classes)]
+    (w0, b0), (w1, b1), (w2, b2) = dense
+    x = (inputs["node_features"] - np.asarray(stats[0])) / np.sqrt(np.asarray(stats[1]))
+    summed = np.zeros((12, 16))
+    np.add.at(summed, inputs["graph_ids"], np.maximum(x @ w0 + b0, 0))
     expected = np.maximum(summed @ w1 + b1, 0) @ w2 + b2
     np.testing.assert_allclose(model(inputs), expected, rtol=1e-5, atol=1e-5)
     rewired = {**inputs, "senders": inputs["receivers"][::-1].copy(), "receivers": inputs["senders"].copy()}

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from seqgraph.apps.common import option, require, require_positive
 
-MODELS = ("gin", "gat", "cheb", "gcn", "sage", "mlp")
+MODELS = ("gin", "gat", "cheb", "gcn", "sage", "mlp", "deepsets")
 PROTOCOLS = ("xu", "errica")
 READOUTS = ("sum", "mean")
 
@@ -19,7 +19,10 @@ class GraphConfig:
     download: bool = option(False, "fetch a missing TU dataset by name")
     node_attributes: bool = option(True, "node features: the one-hot node labels only, without the node attributes")
     model: str = option(
-        "gin", "the graph layer, or mlp: the structure-agnostic baseline (summed node features -> MLP)", choices=MODELS
+        "gin",
+        "the graph layer, or a structure-agnostic baseline: mlp (summed node features -> MLP) or deepsets "
+        "(each node's features through a ReLU layer, summed -> MLP)",
+        choices=MODELS,
     )
     folds: int = option(10, "stratified folds (1: one 90/10 split)")
     epochs: int = option(100, "epochs per fold")

@@ -31,8 +31,10 @@ GRIDS = {
         kind: [{"hidden": [32, 64], "layers": [3, 5], "batch_size": [32, 128], "dropout": [0.0, 0.5]}]
         for kind in ("gat", "cheb", "gcn", "sage")
     },
-    # The baseline: Errica et al.'s widths and batches for it (12 settings; no weight decay here).
+    # The baselines: Errica et al.'s widths and batches for them (no weight decay here), learning
+    # rates that reach a minimum within our shorter training: 12 settings each.
     "mlp": [{"hidden": [32, 128, 256], "batch_size": [32, 128], "lr": [0.001, 0.01], "dropout": [0.0]}],
+    "deepsets": [{"hidden": [32, 64, 128, 256], "batch_size": [32], "lr": [0.0001, 0.001, 0.01], "dropout": [0.0]}],
 }
 
 

@@ -31,16 +31,18 @@ def build_model(
     dense layer, dropout on the scores, scores summed. GIN layers use the paper's 2-layer MLPs
     with batch norm; the other kinds are followed by batch norm and ReLU.
 
-    ``mlp`` is Errica et al.'s structure-agnostic baseline: the graph's node features summed
-    (the edges are not used), then a hidden layer of ``hidden`` ReLU units, dropout, and the
-    class scores.
+    ``mlp`` and ``deepsets`` are Errica et al.'s structure-agnostic baselines (the edges are not
+    used). ``mlp`` (their MolecularFingerprint, for PROTEINS): the graph's node features summed,
+    a hidden layer of ``hidden`` ReLU units, dropout, the class scores. ``deepsets`` (their
+    DeepMultisets, for ENZYMES): each node's features through a layer of ``hidden`` ReLU units
+    first, then summed, a second ReLU layer, dropout, the class scores.
 
     Args:
-        kind: ``gin``, ``gat``, ``cheb``, ``gcn``, ``sage`` or ``mlp``.
+        kind: ``gin``, ``gat``, ``cheb``, ``gcn``, ``sage``, ``mlp`` or ``deepsets``.
         num_features: node features F.
         num_classes: classes.
         hidden: units of each graph layer.
-        num_layers: graph layers + 1 (not used by ``mlp``).
+        num_layers: graph layers + 1 (not used by the baselines).
         dropout: dropout rate on each layer's scores (where Xu et al.'s code has it).
         heads: GAT heads (``hidden`` units in all).
         K: ChebConv's order.
@@ -99,10 +101,12 @@ def build_model(
     h = inputs["node_features"]
     if stats is not None:
         h = layers.Standardize(*stats, clip=5.0, name="standardize")(h)
-    if kind == "mlp":
+    if kind in ("mlp", "deepsets"):
+        if kind == "deepsets":
+            h = keras.layers.Dense(hidden, activation="relu", name="node_layer")(h)
         h = keras.layers.Dense(hidden, activation="relu")(layers.GraphPooling(readout)([h, g, n]))
         logits = keras.layers.Dense(num_classes, name="logits")(keras.layers.Dropout(dropout)(h))
-        return keras.Model(inputs, logits, name="mlp_graph_classifier")
+        return keras.Model(inputs, logits, name=f"{kind}_graph_classifier")
     scores = []
     for depth in range(num_layers):
         if depth:
