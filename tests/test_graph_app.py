@@ -327,6 +327,60 @@ def test_errica_chooses_on_validation_and_scores_each_test_fold_once(errica_run)
     _cli("evaluate", "--run", str(run), env=env)
 
 
+def test_errica_can_stop_on_validation_accuracy(trained, tmp_path):
+    """--stop-on accuracy: each training keeps its epoch of best validation accuracy (Errica et
+    al.'s grids try both criteria); model.keras scores on the validation split as recorded."""
+    import keras
+
+    from seqgraph.apps.common import load_model
+    from seqgraph.apps.graph.errica import validation_split
+
+    root, _, env, _ = trained
+    grid, run = tmp_path / "grid.json", tmp_path / "run"
+    grid.write_text('{"hidden": [8], "dropout": [0.0]}')
+    _cli(*_errica_args(root, run, grid), "--stop-on", "accuracy", env=env)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stop_on"] == "accuracy"
+    dataset = graphs.read_tu(root / "data" / "SMALL")
+    train_idx, _ = graphs.stratified_folds(dataset.labels, 2, seed=0)[0]
+    _, valid_idx = validation_split(dataset.labels, train_idx, seed=0)
+    model = load_model(run)
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    valid = model.evaluate(graphs.tf_dataset(dataset, valid_idx, 128), verbose=0, return_dict=True)
+    fold = metrics["per_fold"][0]
+    assert valid["accuracy"] == pytest.approx(fold["retrained_val_accuracies"][0])
+    assert valid["loss"] == pytest.approx(fold["retrained_val_losses"][0], rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "stop_on, best_epoch, val_accuracy, val_loss", [("loss", 2, 0.6, 0.5), ("accuracy", 3, 0.8, 0.7)]
+)
+def test_errica_records_the_epoch_its_criterion_keeps(
+    monkeypatch, tmp_path, stop_on, best_epoch, val_accuracy, val_loss
+):
+    """Which epoch a training keeps: the first of lowest validation loss or of highest accuracy."""
+    import types
+
+    from seqgraph.apps.graph import errica, train
+    from seqgraph.apps.graph.config import GraphConfig
+
+    history = {"val_loss": [1.0, 0.5, 0.7, 0.9, 0.5], "val_accuracy": [0.5, 0.6, 0.8, 0.8, 0.7]}
+    model = types.SimpleNamespace(evaluate=lambda *a, **k: {"accuracy": 0.5})
+    monkeypatch.setattr(train, "fit_fold", lambda *a, **k: (model, history, 1.0))
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"hidden": [8]}')
+    config = GraphConfig(protocol="errica", folds=2, grid=str(grid), stop_on=stop_on)
+    dataset = graphs.synthetic_graphs(120, seed=0)
+    run = types.SimpleNamespace(state=tmp_path / "state", chief=False, path=tmp_path)
+    folds = graphs.stratified_folds(dataset.labels, 2, seed=0)
+    metrics = errica.assess(config, dataset, folds, run, None, "none")
+    for fold in metrics["per_fold"]:
+        assert fold["validation"] == [
+            {"val_accuracy": val_accuracy, "val_loss": val_loss, "best_epoch": best_epoch, "epochs": 5}
+        ]
+        assert fold["retrained_best_epochs"] == [best_epoch] * errica.RETRAINS
+
+
 def test_errica_resumes_after_the_last_whole_training(errica_run, tmp_path):
     import signal
     import time
@@ -389,7 +443,7 @@ def test_default_grids():
 
     assert settings([{"a": [1, 2], "b": [3]}, {"a": [5]}]) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}, {"a": 5}]
     sizes = {model: len(load_grid(GraphConfig(model=model, protocol="errica"))[1]) for model in MODELS}
-    assert sizes == {"gin": 64, "gat": 16, "cheb": 16, "gcn": 16, "sage": 16, "mlp": 12, "deepsets": 12}
+    assert sizes == {"gin": 64, "gat": 16, "cheb": 16, "gcn": 16, "sage": 16, "mlp": 24, "deepsets": 24}
     # Errica et al.'s GIN widths x depths: [64]*4, [32]*4, [64], [32, 32] graph layers
     pairs = {(s["hidden"], s["layers"]) for s in settings(GRIDS["gin"])}
     assert pairs == {(64, 5), (32, 5), (64, 2), (32, 3)}

@@ -7,6 +7,7 @@ from seqgraph.apps.common import option, require, require_positive
 MODELS = ("gin", "gat", "cheb", "gcn", "sage", "mlp", "deepsets")
 PROTOCOLS = ("xu", "errica")
 READOUTS = ("sum", "mean")
+STOP_ON = ("loss", "accuracy")
 
 
 @dataclass
@@ -41,13 +42,19 @@ class GraphConfig:
         choices=PROTOCOLS,
     )
     grid: str = option(None, "errica: a JSON file of the settings to choose from (default: the model's, see docs)")
-    patience: int = option(20, "errica: epochs without a lower validation loss before training stops")
+    patience: int = option(20, "errica: epochs without a better validation score (--stop-on) before training stops")
+    stop_on: str = option(
+        "loss",
+        "errica: the validation score early stopping watches, and whose best epoch a training keeps",
+        choices=STOP_ON,
+    )
     seed: int = option(0, "folds, initial weights and batch order")
 
     def __post_init__(self):
         require(self.model in MODELS, "model", f"must be one of {', '.join(MODELS)}, got {self.model!r}")
         require(self.protocol in PROTOCOLS, "protocol", f"must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         require(self.readout in READOUTS, "readout", f"must be one of {', '.join(READOUTS)}, got {self.readout!r}")
+        require(self.stop_on in STOP_ON, "stop_on", f"must be one of {', '.join(STOP_ON)}, got {self.stop_on!r}")
         require_positive(self, "folds", "epochs", "batch_size", "steps_per_epoch", "hidden", "layers", "patience")
         require(self.grid is None or self.protocol == "errica", "grid", "needs --protocol errica")
         require(self.protocol != "errica" or self.folds > 1, "folds", "must be at least 2 with --protocol errica")
