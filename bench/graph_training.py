@@ -33,7 +33,6 @@ DATASETS = ("PROTEINS", "ENZYMES")
 
 
 def ours(dataset, kind):
-
     from seqgraph.apps.graph.model import build_model, compile_model
     from seqgraph.datasets import graphs
 

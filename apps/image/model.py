@@ -1,6 +1,8 @@
 """The image classifiers: a vit (patches or pixels as tokens), a hybrid (a CNN stem, then
 self-attention) and a CNN of similar size."""
 
+import weakref
+
 import keras
 import numpy as np
 
@@ -107,9 +109,12 @@ def compile_model(model, steps, lr=2e-3, weight_decay=0.05):
     )
 
 
+_INFERENCE = weakref.WeakKeyDictionary()  # model -> its inference function, made once
+
+
 def inference_function(model):
     """``images [N, H, W, C] (float) -> logits`` of ``model`` at inference, as one XLA-compiled TF
-    function (compiled once per batch shape, ~0.5 s). Keras turns XLA off on machines without an
+    function, made once per model and compiled once per batch shape (~0.5 s). Keras turns XLA off on machines without an
     accelerator; for the vit on this CPU it cuts the time per batch of 256 from ~55 to ~40 ms,
     since XLA fuses the layer norms' and GELUs' elementwise work (bench/image_training.py).
 
@@ -125,7 +130,10 @@ def inference_function(model):
     """
     import tensorflow as tf
 
-    return tf.function(lambda images: model(images, training=False), jit_compile=True)
+    if model not in _INFERENCE:
+        held = weakref.ref(model)  # the cache must not keep the model alive
+        _INFERENCE[model] = tf.function(lambda images: held()(images, training=False), jit_compile=True)
+    return _INFERENCE[model]
 
 
 def class_probabilities(model, pixels, batch_size=256):
