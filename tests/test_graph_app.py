@@ -353,12 +353,12 @@ def test_errica_can_stop_on_validation_accuracy(trained, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "stop_on, best_epoch, val_accuracy, val_loss", [("loss", 2, 0.6, 0.5), ("accuracy", 3, 0.8, 0.7)]
+    "stop_on, best_epoch, val_accuracy, val_loss", [("loss", 5, 0.7, 0.5), ("accuracy", 4, 0.8, 0.9)]
 )
 def test_errica_records_the_epoch_its_criterion_keeps(
     monkeypatch, tmp_path, stop_on, best_epoch, val_accuracy, val_loss
 ):
-    """Which epoch a training keeps: the first of lowest validation loss or of highest accuracy."""
+    """Which epoch a training keeps: the last of lowest validation loss or of highest accuracy."""
     import types
 
     from seqgraph.apps.graph import errica, train
@@ -379,6 +379,35 @@ def test_errica_records_the_epoch_its_criterion_keeps(
             {"val_accuracy": val_accuracy, "val_loss": val_loss, "best_epoch": best_epoch, "epochs": 5}
         ]
         assert fold["retrained_best_epochs"] == [best_epoch] * errica.RETRAINS
+
+
+def test_patience_keeps_the_last_tied_best_epoch_and_waits_again():
+    """Errica et al.'s Patience: a score equal to the best counts as better (their ``>=``), where
+    Keras' EarlyStopping keeps the first best and stops ``patience`` epochs after it."""
+    import keras
+
+    from seqgraph.apps.graph import errica
+
+    scores = [0.5, 0.8, 0.7, 0.8, 0.6, 0.7, 0.9]
+
+    def run(stop):
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        stop.set_model(model)
+        stop.on_train_begin()
+        for epoch, score in enumerate(scores):
+            model.layers[0].kernel.assign([[float(epoch)]])  # the weights name their epoch
+            stop.on_epoch_end(epoch, {"val_accuracy": score})
+            if getattr(model, "stop_training", False):
+                break
+        stop.on_train_end()
+        return epoch + 1, stop.best_epoch, float(model.layers[0].kernel.numpy()[0, 0])
+
+    options = {"patience": 2, "mode": "max", "restore_best_weights": True}
+    assert run(keras.callbacks.EarlyStopping("val_accuracy", **options)) == (4, 1, 1.0)
+    # the tie at epoch 3 starts the wait again: 0.6, 0.7 and it stops after epoch 5
+    assert run(errica.Patience("val_accuracy", **options)) == (6, 3, 3.0)
+    assert errica.kept_epoch(scores[:6], "max") == 3
+    assert errica.kept_epoch([1.0, 0.5, 0.7, 0.5, 0.9], "min") == 3
 
 
 def test_errica_resumes_after_the_last_whole_training(errica_run, tmp_path):

