@@ -45,7 +45,8 @@ class GraphConfig:
     patience: int = option(20, "errica: epochs without a better validation score (--stop-on) before training stops")
     stop_on: str = option(
         "loss",
-        "errica: the validation score early stopping watches, and whose best epoch a training keeps",
+        "errica: the validation score early stopping watches, and whose best epoch a training keeps (the last of "
+        "tied ones, as Errica et al.)",
         choices=STOP_ON,
     )
     seed: int = option(0, "folds, initial weights and batch order")
