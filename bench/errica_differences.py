@@ -50,8 +50,9 @@ def run_variant(variant, model_kind, dataset, folds, patience=20, epochs=300):
 
     def build(*args, **kwargs):
         model = graph_model.build_model(*args, **kwargs)
-        for weight in model.trainable_weights:  # torch's weight_decay wd is the loss + wd/2 |w|^2
-            weight.regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
+        if weight_decay:  # torch's weight_decay wd is the loss + wd/2 |w|^2
+            for weight in model.trainable_weights:
+                weight.regularizer = keras.regularizers.L2(weight_decay / 2)
         return model
 
     def compile_model(model, lr, steps, metrics=()):
