@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -352,12 +353,24 @@ def test_errica_can_stop_on_validation_accuracy(trained, tmp_path):
     assert valid["loss"] == pytest.approx(fold["retrained_val_losses"][0], rel=1e-4)
 
 
+def test_errica_trains_under_a_distribution_strategy(errica_run, tmp_path):
+    """Under --distribute (its replicas live in the run's process) the trainings run in that
+    process: one replica chooses the same settings and scores as the trainings in child processes."""
+    root, done_run, env, _ = errica_run
+    run = tmp_path / "run"
+    _cli(*_errica_args(root, run, root / "grid.json"), "--distribute", "mirrored", env=env)
+    metrics = json.loads((run / "metrics.json").read_text())
+    before = json.loads((done_run / "metrics.json").read_text())
+    assert metrics["trainings"] == before["trainings"] and len(metrics["per_fold"]) == 2
+    assert [f["chosen_index"] for f in metrics["per_fold"]] == [f["chosen_index"] for f in before["per_fold"]]
+    assert metrics["fold_accuracies"] == pytest.approx(before["fold_accuracies"])
+    assert (run / "model.keras").exists()
+
+
 @pytest.mark.parametrize(
     "stop_on, best_epoch, val_accuracy, val_loss", [("loss", 5, 0.7, 0.5), ("accuracy", 4, 0.8, 0.9)]
 )
-def test_errica_records_the_epoch_its_criterion_keeps(
-    monkeypatch, tmp_path, stop_on, best_epoch, val_accuracy, val_loss
-):
+def test_errica_records_the_epoch_its_criterion_keeps(monkeypatch, stop_on, best_epoch, val_accuracy, val_loss):
     """Which epoch a training keeps: the last of lowest validation loss or of highest accuracy."""
     import types
 
@@ -365,20 +378,19 @@ def test_errica_records_the_epoch_its_criterion_keeps(
     from seqgraph.apps.graph.config import GraphConfig
 
     history = {"val_loss": [1.0, 0.5, 0.7, 0.9, 0.5], "val_accuracy": [0.5, 0.6, 0.8, 0.8, 0.7]}
-    model = types.SimpleNamespace(evaluate=lambda *a, **k: {"accuracy": 0.5})
+    model = types.SimpleNamespace(evaluate=lambda *a, **k: {"accuracy": 0.25})
     monkeypatch.setattr(train, "fit_fold", lambda *a, **k: (model, history, 1.0))
-    grid = tmp_path / "grid.json"
-    grid.write_text('{"hidden": [8]}')
-    config = GraphConfig(protocol="errica", folds=2, grid=str(grid), stop_on=stop_on)
+    config = GraphConfig(protocol="errica", folds=2, stop_on=stop_on)
     dataset = graphs.synthetic_graphs(120, seed=0)
-    run = types.SimpleNamespace(state=tmp_path / "state", chief=False, path=tmp_path)
-    folds = graphs.stratified_folds(dataset.labels, 2, seed=0)
-    metrics = errica.assess(config, dataset, folds, run, None, "none")
-    for fold in metrics["per_fold"]:
-        assert fold["validation"] == [
-            {"val_accuracy": val_accuracy, "val_loss": val_loss, "best_epoch": best_epoch, "epochs": 5}
-        ]
-        assert fold["retrained_best_epochs"] == [best_epoch] * errica.RETRAINS
+    indices = np.arange(120)
+    record = errica.train_setting(config, dataset, {"hidden": 8}, 0, 0, indices[:80], indices[80:100], indices[100:])
+    assert {k: record[k] for k in ("val_accuracy", "val_loss", "best_epoch", "epochs", "test_accuracy")} == {
+        "val_accuracy": val_accuracy,
+        "val_loss": val_loss,
+        "best_epoch": best_epoch,
+        "epochs": 5,
+        "test_accuracy": 0.25,
+    }
 
 
 def test_patience_keeps_the_last_tied_best_epoch_and_waits_again():
@@ -410,6 +422,27 @@ def test_patience_keeps_the_last_tied_best_epoch_and_waits_again():
     assert errica.kept_epoch([1.0, 0.5, 0.7, 0.5, 0.9], "min") == 3
 
 
+def _children(pid):
+    """The ids of the processes whose parent is ``pid`` (Linux' /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name: state, parent, ...
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _alive(pid):
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_errica_resumes_after_the_last_whole_training(errica_run, tmp_path):
     import signal
     import time
@@ -428,9 +461,15 @@ def test_errica_resumes_after_the_last_whole_training(errica_run, tmp_path):
     while not (state.exists() and len(json.loads(state.read_text() or "{}")) >= 2) and process.poll() is None:
         assert time.time() < deadline
         time.sleep(0.1)
+    trainings = _children(process.pid)  # the process training (errica.trainer), with multiprocessing's helper
+    assert trainings
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     kept = len(json.loads(state.read_text()))
+    deadline = time.time() + 30
+    while any(_alive(pid) for pid in trainings):  # they die with the run's process
+        assert time.time() < deadline, [Path(f"/proc/{pid}/cmdline").read_text() for pid in trainings if _alive(pid)]
+        time.sleep(0.1)
     out = _cli(*_errica_args(root, run, grid), env=env)
     assert f"resuming the run in {run}" in out.stdout
     assert out.stdout.count("kept from before the resume") == min(kept, 3)  # settings of fold 1 kept

@@ -2,18 +2,28 @@
 Classification", ICLR 2020): settings and epoch chosen on a validation split inside each outer
 fold, the outer test fold scored once."""
 
+import contextlib
+import ctypes
 import dataclasses
+import functools
 import itertools
 import json
+import multiprocessing
+import os
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from seqgraph.apps.common import ConfigError, pyplot, save_figure, save_keras, write_json
+from seqgraph.apps.training import distributed
 from seqgraph.datasets import graphs
 
 RETRAINS = 3  # the chosen setting is retrained this many times per fold and their test scores averaged
+TRAININGS_PER_PROCESS = 20  # then a fresh process (``trainer``): ~5 s to start, ~2% of 20 trainings
 
 
 class Patience(keras.callbacks.EarlyStopping):
@@ -90,6 +100,88 @@ GRIDS = {
         }
     ],
 }
+
+
+def train_setting(
+    config, dataset, setting, seed, fold, train_idx, valid_idx, test_idx=None, save_to=None, distribution=None
+):
+    """One training of the protocol: ``config`` with the grid's ``setting`` and ``seed``, trained
+    on the graphs ``train_idx`` of ``dataset`` (fold ``fold``), stopped by ``Patience`` on the
+    validation graphs ``valid_idx`` and taken back to its kept epoch; then, if ``test_idx`` is
+    given, scored once on those graphs (and saved to ``save_to`` if given); under
+    ``distribution``, a ``tf.distribute`` strategy (default: one device).
+
+    Returns:
+        The training's record: the setting, epochs run, the kept epoch (1-based) with its
+        validation loss and accuracy, seconds, the Keras history and, with ``test_idx``, the
+        ``test_accuracy``.
+    """
+    from seqgraph.apps.graph.train import fit_fold
+
+    setting_config = dataclasses.replace(config, **setting, seed=seed)
+    watched = f"val_{setting_config.stop_on}"
+    mode = "min" if setting_config.stop_on == "loss" else "max"
+    stop = Patience(watched, patience=config.patience, mode=mode, restore_best_weights=True)
+    model, history, seconds = fit_fold(
+        setting_config, dataset, train_idx, valid_idx, fold, None, distribution, "none", callbacks=[stop]
+    )
+    best = kept_epoch(history[watched], mode)  # the epoch Patience restored
+    result = {
+        "setting": setting,
+        "epochs": len(history["val_loss"]),
+        "best_epoch": best + 1,
+        "val_loss": float(history["val_loss"][best]),
+        "val_accuracy": float(history["val_accuracy"][best]),
+        "seconds": seconds,
+        "history": history,
+    }
+    if test_idx is not None:  # the restored weights, scored once on the outer test fold
+        scores = model.evaluate(graphs.tf_dataset(dataset, test_idx, 128), verbose=0, return_dict=True)
+        result["test_accuracy"] = float(scores["accuracy"])
+        if save_to is not None:
+            save_keras(model, save_to)
+    return result
+
+
+@contextlib.contextmanager
+def trainer(distribution):
+    """``train_setting`` as the protocol runs it: on one device, in a child process that a fresh
+    one replaces after ``TRAININGS_PER_PROCESS`` trainings; under a ``tf.distribute`` strategy
+    of ours (``distribution``), in this process, where its replicas or cluster live.
+
+    TensorFlow keeps ~50 MB of every Keras ``fit`` of a graph model after the model is gone
+    (its traced graphs; ``keras.backend.clear_session`` does not return them:
+    keras-team/keras#21090), so one process running a 670-training grid grows past 14 GB; a
+    child's memory goes back to the system when it exits. A child dies with this process.
+
+    Yields:
+        A function with ``train_setting``'s arguments and result.
+
+    Example:
+
+    >>> with trainer(strategy()) as train:
+    ...     record = train(config, dataset, {"hidden": 32}, 0, 0, train_idx, valid_idx)
+    """
+    if distributed(distribution):
+        yield functools.partial(train_setting, distribution=distribution)
+        return
+    with ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+        max_tasks_per_child=TRAININGS_PER_PROCESS,
+    ) as pool:
+        yield lambda *args: pool.submit(train_setting, *args).result()
+
+
+def _die_with_parent(parent):
+    """A training process's start (Linux): the kernel kills it when the run's process ``parent``
+    dies (``PR_SET_PDEATHSIG``), so a killed run leaves no training behind to write its folder."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before that
+        os._exit(1)
 
 
 def settings(grid):
@@ -182,83 +274,64 @@ def assess(config, dataset, folds, run, distribution, progress):
         """Train ``setting`` once (or take the finished training ``name`` from the state)."""
         if name in done:
             return {**done[name], "kept": True}
-        from seqgraph.apps.graph.train import fit_fold
-
-        setting_config = dataclasses.replace(config, **setting, seed=seed)
-        watched = f"val_{setting_config.stop_on}"
-        mode = "min" if setting_config.stop_on == "loss" else "max"
-        stop = Patience(watched, patience=config.patience, mode=mode, restore_best_weights=True)
-        model, history, seconds = fit_fold(
-            setting_config, dataset, train_idx, valid_idx, fold, None, distribution, "none", callbacks=[stop]
-        )
-        best = kept_epoch(history[watched], mode)  # the epoch Patience restored
-        result = {
-            "setting": setting,
-            "epochs": len(history["val_loss"]),
-            "best_epoch": best + 1,
-            "val_loss": float(history["val_loss"][best]),
-            "val_accuracy": float(history["val_accuracy"][best]),
-            "seconds": seconds,
-            "history": history,
-        }
-        if test_idx is not None:  # the restored weights, scored once on the outer test fold
-            scores = model.evaluate(graphs.tf_dataset(dataset, test_idx, 128), verbose=0, return_dict=True)
-            result["test_accuracy"] = float(scores["accuracy"])
-            if fold == 0 and run.chief and name.endswith("retrain-1"):
-                save_keras(model, run.path / "model.keras")
-        done[name] = result
+        keep = test_idx is not None and fold == 0 and run.chief and name.endswith("retrain-1")
+        save_to = run.path / "model.keras" if keep else None
+        done[name] = train(config, dataset, setting, seed, fold, train_idx, valid_idx, test_idx, save_to)
         if run.chief:
             write_json(done_path, done)
-        return result
+        return done[name]
 
     per_fold = []
-    for fold, (train_idx, test_idx) in enumerate(folds):
-        inner_idx, valid_idx = validation_split(dataset.labels, train_idx, config.seed + fold)
-        print(
-            f"fold {fold + 1}/{config.folds}: {len(inner_idx)} training graphs, {len(valid_idx)} validation, "
-            f"{len(test_idx)} test"
-        )
-        scores = []
-        for i, setting in enumerate(grid):
-            r = trained(f"fold-{fold + 1}/setting-{i + 1}", setting, config.seed, fold, inner_idx, valid_idx)
-            scores.append(r)
+    with trainer(distribution) as train:
+        for fold, (train_idx, test_idx) in enumerate(folds):
+            inner_idx, valid_idx = validation_split(dataset.labels, train_idx, config.seed + fold)
             print(
-                f"  setting {i + 1}/{len(grid)} {_describe(setting)}: validation accuracy {r['val_accuracy']:.4f}, "
-                f"loss {r['val_loss']:.4f} (epoch {r['best_epoch']} of {r['epochs']}, {r['seconds']:.0f} s)"
-                + (", kept from before the resume" if r.get("kept") else ""),
+                f"fold {fold + 1}/{config.folds}: {len(inner_idx)} training graphs, {len(valid_idx)} validation, "
+                f"{len(test_idx)} test"
+            )
+            scores = []
+            for i, setting in enumerate(grid):
+                r = trained(f"fold-{fold + 1}/setting-{i + 1}", setting, config.seed, fold, inner_idx, valid_idx)
+                scores.append(r)
+                print(
+                    f"  setting {i + 1}/{len(grid)} {_describe(setting)}: validation accuracy {r['val_accuracy']:.4f}, "
+                    f"loss {r['val_loss']:.4f} (epoch {r['best_epoch']} of {r['epochs']}, {r['seconds']:.0f} s)"
+                    + (", kept from before the resume" if r.get("kept") else ""),
+                    flush=True,
+                )
+            chosen = min(range(len(grid)), key=lambda i: (-scores[i]["val_accuracy"], scores[i]["val_loss"], i))
+            runs = [
+                trained(
+                    f"fold-{fold + 1}/retrain-{k + 1}",
+                    grid[chosen],
+                    config.seed + 1000 * (k + 1),
+                    fold,
+                    inner_idx,
+                    valid_idx,
+                    test_idx,
+                )
+                for k in range(RETRAINS)
+            ]
+            accuracies = [r["test_accuracy"] for r in runs]
+            print(
+                f"  chose setting {chosen + 1} {_describe(grid[chosen])}; test accuracy of {RETRAINS} retrained runs "
+                f"{', '.join(f'{a:.4f}' for a in accuracies)}: {np.mean(accuracies):.4f}",
                 flush=True,
             )
-        chosen = min(range(len(grid)), key=lambda i: (-scores[i]["val_accuracy"], scores[i]["val_loss"], i))
-        runs = [
-            trained(
-                f"fold-{fold + 1}/retrain-{k + 1}",
-                grid[chosen],
-                config.seed + 1000 * (k + 1),
-                fold,
-                inner_idx,
-                valid_idx,
-                test_idx,
+            per_fold.append(
+                {
+                    "chosen_setting": grid[chosen],
+                    "chosen_index": chosen + 1,
+                    "validation": [
+                        {k: r[k] for k in ("val_accuracy", "val_loss", "best_epoch", "epochs")} for r in scores
+                    ],
+                    "test_accuracies": accuracies,
+                    "retrained_best_epochs": [r["best_epoch"] for r in runs],
+                    "retrained_val_losses": [r["val_loss"] for r in runs],
+                    "retrained_val_accuracies": [r["val_accuracy"] for r in runs],
+                    "test_accuracy": float(np.mean(accuracies)),
+                }
             )
-            for k in range(RETRAINS)
-        ]
-        accuracies = [r["test_accuracy"] for r in runs]
-        print(
-            f"  chose setting {chosen + 1} {_describe(grid[chosen])}; test accuracy of {RETRAINS} retrained runs "
-            f"{', '.join(f'{a:.4f}' for a in accuracies)}: {np.mean(accuracies):.4f}",
-            flush=True,
-        )
-        per_fold.append(
-            {
-                "chosen_setting": grid[chosen],
-                "chosen_index": chosen + 1,
-                "validation": [{k: r[k] for k in ("val_accuracy", "val_loss", "best_epoch", "epochs")} for r in scores],
-                "test_accuracies": accuracies,
-                "retrained_best_epochs": [r["best_epoch"] for r in runs],
-                "retrained_val_losses": [r["val_loss"] for r in runs],
-                "retrained_val_accuracies": [r["val_accuracy"] for r in runs],
-                "test_accuracy": float(np.mean(accuracies)),
-            }
-        )
     fold_accuracies = [f["test_accuracy"] for f in per_fold]
     seconds = float(sum(r["seconds"] for r in done.values()))
     metrics = {
