@@ -354,6 +354,25 @@ def load_model(run):
     return keras.saving.load_model(path)
 
 
+def start_child_process(parent):
+    """The start of a child process doing part of a run's work (a ``multiprocessing``
+    initializer, with the run's process id ``parent``): on Linux the kernel kills it when
+    ``parent`` dies (``PR_SET_PDEATHSIG``), so a killed run leaves nothing behind writing to its
+    folder; TensorFlow then loads without its start-up messages, as in the ``seqgraph`` command.
+    Called before the child imports TensorFlow, so this module must not import it at the top."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before that
+        os._exit(1)
+    from seqgraph.cli import quiet_tensorflow
+
+    quiet_tensorflow()
+
+
 _STRATEGY = {}
 
 

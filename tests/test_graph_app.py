@@ -310,6 +310,7 @@ def test_errica_chooses_on_validation_and_scores_each_test_fold_once(errica_run)
     assert metrics["accuracy_mean"] == pytest.approx(np.mean(metrics["fold_accuracies"]))
     assert (run / "selection.png").stat().st_size > 1000 and not (run / "state").exists()
     assert "chose setting" in out.stdout
+    assert "cuda" not in out.stderr.lower(), out.stderr  # the training processes load TF quietly too
 
     # model.keras is fold 1's first retrained run, at its epoch of lowest validation loss: its
     # loss on the validation split and its accuracy on the test fold are the ones recorded.

@@ -3,22 +3,19 @@ Classification", ICLR 2020): settings and epoch chosen on a validation split ins
 fold, the outer test fold scored once."""
 
 import contextlib
-import ctypes
 import dataclasses
 import functools
 import itertools
 import json
 import multiprocessing
 import os
-import signal
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from seqgraph.apps.common import ConfigError, pyplot, save_figure, save_keras, write_json
+from seqgraph.apps.common import ConfigError, pyplot, save_figure, save_keras, start_child_process, write_json
 from seqgraph.apps.training import distributed
 from seqgraph.datasets import graphs
 
@@ -168,20 +165,11 @@ def trainer(distribution):
     with ProcessPoolExecutor(
         1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_die_with_parent,
+        initializer=start_child_process,
         initargs=(os.getpid(),),
         max_tasks_per_child=TRAININGS_PER_PROCESS,
     ) as pool:
         yield lambda *args: pool.submit(train_setting, *args).result()
-
-
-def _die_with_parent(parent):
-    """A training process's start (Linux): the kernel kills it when the run's process ``parent``
-    dies (``PR_SET_PDEATHSIG``), so a killed run leaves no training behind to write its folder."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # it died before that
-        os._exit(1)
 
 
 def settings(grid):
