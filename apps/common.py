@@ -354,12 +354,13 @@ def load_model(run):
     return keras.saving.load_model(path)
 
 
-def start_child_process(parent):
+def start_child_process(parent, quiet):
     """The start of a child process doing part of a run's work (a ``multiprocessing``
     initializer, with the run's process id ``parent``): on Linux the kernel kills it when
     ``parent`` dies (``PR_SET_PDEATHSIG``), so a killed run leaves nothing behind writing to its
-    folder; TensorFlow then loads without its start-up messages, as in the ``seqgraph`` command.
-    Called before the child imports TensorFlow, so this module must not import it at the top."""
+    folder; if ``quiet`` (``QUIET`` in the parent), TensorFlow then loads without its start-up
+    messages, as in the ``seqgraph`` command. Called before the child imports TensorFlow, so this
+    module must not import it at the top."""
     import ctypes
     import signal
     import sys
@@ -368,9 +369,10 @@ def start_child_process(parent):
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
     if os.getppid() != parent:  # it died before that
         os._exit(1)
-    from seqgraph.cli import quiet_tensorflow
+    if quiet:
+        from seqgraph.cli import quiet_tensorflow
 
-    quiet_tensorflow()
+        quiet_tensorflow()
 
 
 _STRATEGY = {}

@@ -480,6 +480,37 @@ def test_errica_resumes_after_the_last_whole_training(errica_run, tmp_path):
     assert metrics["per_fold"] == before["per_fold"]  # the same choices and scores as uninterrupted
 
 
+def test_errica_says_when_a_training_process_dies(errica_run, tmp_path):
+    """A training process killed (say, out of memory): one line, exit code 2, the finished
+    trainings kept for the resume."""
+    import signal
+    import time
+
+    root, _, env, _ = errica_run
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seqgraph", "graph", *_errica_args(root, run, root / "grid.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    state = run / "state" / "errica.json"
+    deadline = time.time() + 300
+    while not (state.exists() and json.loads(state.read_text() or "{}")) and process.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    (training,) = [pid for pid in _children(process.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+    os.kill(training, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stderr.strip().splitlines()[-1] == (
+        "error: a training process died (killed, or out of memory?); the run keeps its finished trainings: "
+        "run the same command again to resume"
+    )
+    assert json.loads(state.read_text())
+
+
 @pytest.mark.parametrize(
     "grid, message",
     [

@@ -10,12 +10,22 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from seqgraph.apps.common import ConfigError, pyplot, save_figure, save_keras, start_child_process, write_json
+from seqgraph.apps import common
+from seqgraph.apps.common import (
+    ConfigError,
+    TrainingError,
+    pyplot,
+    save_figure,
+    save_keras,
+    start_child_process,
+    write_json,
+)
 from seqgraph.apps.training import distributed
 from seqgraph.datasets import graphs
 
@@ -166,10 +176,20 @@ def trainer(distribution):
         1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=start_child_process,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), common.QUIET),
         max_tasks_per_child=TRAININGS_PER_PROCESS,
     ) as pool:
-        yield lambda *args: pool.submit(train_setting, *args).result()
+
+        def train(*args):
+            try:
+                return pool.submit(train_setting, *args).result()
+            except BrokenProcessPool:
+                raise TrainingError(
+                    "a training process died (killed, or out of memory?); the run keeps its finished trainings: "
+                    "run the same command again to resume"
+                ) from None
+
+        yield train
 
 
 def settings(grid):
