@@ -10,17 +10,19 @@ outer folds one training on the fold's 90% stopped on its validation split (our
 test fold. ``ours`` is the app as it trains (stopped on validation accuracy, ties counted as
 better as their ``Patience`` does, attributes standardised inside the model, Adam halved every
 50 epochs); each other variant changes one thing. Writes ``results/errica_differences.json``
-(``errica_differences_gin.json`` for GIN).
+(``errica_differences_gin.json`` for GIN), keeping the variants not run this time.
 """
 
 import argparse
+import json
 import time
 from unittest import mock
 
 import keras
 import numpy as np
 
-from bench.common import write_results
+from bench.common import RESULTS, write_results
+from seqgraph import layers
 from seqgraph.apps.graph import errica, train
 from seqgraph.apps.graph import model as graph_model
 from seqgraph.apps.graph.config import GraphConfig
@@ -30,6 +32,7 @@ SETTINGS = {
     "deepsets": {"hidden": 256, "lr": 0.001, "batch_size": 32, "dropout": 0.0},
     "gin": {"hidden": 64, "layers": 5, "batch_size": 32, "dropout": 0.0, "readout": "sum", "lr": 0.01},
 }
+STANDARDIZE = layers.Standardize
 VARIANTS = {
     "ours": "stopped on validation accuracy, ties count as better (Errica et al.'s Patience)",
     "keras-first-best": "Keras' EarlyStopping: the first best epoch kept, ties do not restart the wait",
@@ -38,18 +41,33 @@ VARIANTS = {
     "constant-lr": "Adam at a constant learning rate (their baselines have no schedule), not halved every 50 epochs",
     "l2-1e-4": "their coupled L2 (torch's Adam weight_decay 1e-4 on every parameter)",
     "l2-1e-2": "their coupled L2 at weight_decay 1e-2",
+    "first-mlp": "GIN: their first layer, an MLP (2 x Dense, batch norm, ReLU) on the node features before the first "
+    "readout and the first graph layer",
+    "their-length": "their length: patience 500 epochs of at most 1000 (GIN; 5000 for their baselines), not 20 of 300",
 }
 
 
-def run_variant(variant, model_kind, dataset, folds, patience=20, epochs=300):
+def run_variant(variant, model_kind, dataset, folds):
     """Test accuracy per fold of one training of ``SETTINGS[model_kind]`` under ``variant``."""
+    patience, epochs = (500, 1000) if variant == "their-length" else (20, 300)
     stop_on = "loss" if variant == "stop-on-loss" else "accuracy"
     mode = "min" if stop_on == "loss" else "max"
     stopper = keras.callbacks.EarlyStopping if variant == "keras-first-best" else errica.Patience
     weight_decay = float(variant[3:]) if variant.startswith("l2-") else 0.0
 
+    def input_layers(mean, variance, **kwargs):
+        """first-mlp: their GIN's first layer (``first_h``) after our standardising."""
+        units = SETTINGS[model_kind]["hidden"]
+        mlp = [
+            layer
+            for _ in range(2)
+            for layer in (keras.layers.Dense(units), keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU())
+        ]
+        return keras.Sequential([STANDARDIZE(mean, variance, **kwargs), *mlp])
+
     def build(*args, **kwargs):
-        model = graph_model.build_model(*args, **kwargs)
+        with mock.patch.object(layers, "Standardize", input_layers if variant == "first-mlp" else STANDARDIZE):
+            model = graph_model.build_model(*args, **kwargs)
         if weight_decay:  # torch's weight_decay wd is the loss + wd/2 |w|^2
             for weight in model.trainable_weights:
                 weight.regularizer = keras.regularizers.L2(weight_decay / 2)
@@ -103,13 +121,16 @@ def main():
             "fold_accuracies": accuracies,
             "epochs_run": epochs_run,
             "seconds": time.time() - start,
+            "date": time.strftime("%Y-%m-%d"),
         }
         print(f"{variant}: {results[variant]['accuracy']:.1f}% +- {results[variant]['std']:.1f}", flush=True)
     print("\n| variant | test accuracy | epochs run |\n|---|---|---|")
     for variant, r in results.items():
         print(f"| {variant} | {r['accuracy']:.1f} +- {r['std']:.1f} | {min(r['epochs_run'])}-{max(r['epochs_run'])} |")
     name = "errica_differences" + ("" if args.model == "deepsets" else f"_{args.model}")
-    write_results(name, {"dataset": "ENZYMES", "model": args.model, "setting": SETTINGS[args.model], **results})
+    earlier = RESULTS / f"{name}.json"  # the variants not run now are kept, with their date
+    kept = {k: v for k, v in json.loads(earlier.read_text()).items() if k in VARIANTS} if earlier.exists() else {}
+    write_results(name, {"dataset": "ENZYMES", "model": args.model, "setting": SETTINGS[args.model], **kept, **results})
 
 
 if __name__ == "__main__":
