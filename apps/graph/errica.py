@@ -30,7 +30,7 @@ from seqgraph.apps.training import distributed
 from seqgraph.datasets import graphs
 
 RETRAINS = 3  # the chosen setting is retrained this many times per fold and their test scores averaged
-TRAININGS_PER_PROCESS = 20  # then a fresh process (``trainer``): ~5 s to start, ~2% of 20 trainings
+TRAININGS_PER_PROCESS = 20  # then a fresh process (``trainer``): ~8 s to start, 2-3% of 20 GIN trainings
 
 
 class Patience(keras.callbacks.EarlyStopping):
