@@ -423,25 +423,43 @@ def test_patience_keeps_the_last_tied_best_epoch_and_waits_again():
     assert errica.kept_epoch([1.0, 0.5, 0.7, 0.5, 0.9], "min") == 3
 
 
+def _stat(pid):
+    """Process ``pid``'s /proc stat fields after its command's name (state, parent, ...), or
+    None if there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _children(pid):
     """The ids of the processes whose parent is ``pid`` (Linux' /proc)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name: state, parent, ...
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
+    return [int(p.name) for p in Path("/proc").glob("[0-9]*") if (_stat(p.name) or [None, None])[1] == str(pid)]
 
 
 def _alive(pid):
     """Whether process ``pid`` exists and is not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return (_stat(pid) or ["Z"])[0] != "Z"
+
+
+def _errica_started(root, run, env, trainings, stderr):
+    """A ``train --protocol errica`` process on the test data (its stderr to ``stderr``), once
+    ``trainings`` of its trainings are in its state: ``(process, state path)``."""
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seqgraph", "graph", *_errica_args(root, run, root / "grid.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        env=env,
+    )
+    state = run / "state" / "errica.json"
+    deadline = time.time() + 300
+    while not (state.exists() and len(json.loads(state.read_text() or "{}")) >= trainings) and process.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    return process, state
 
 
 def test_errica_resumes_after_the_last_whole_training(errica_run, tmp_path):
@@ -451,17 +469,7 @@ def test_errica_resumes_after_the_last_whole_training(errica_run, tmp_path):
     root, done_run, env, _ = errica_run
     run = tmp_path / "run"
     grid = root / "grid.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seqgraph", "graph", *_errica_args(root, run, grid)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    state = run / "state" / "errica.json"
-    deadline = time.time() + 300
-    while not (state.exists() and len(json.loads(state.read_text() or "{}")) >= 2) and process.poll() is None:
-        assert time.time() < deadline
-        time.sleep(0.1)
+    process, state = _errica_started(root, run, env, 2, subprocess.DEVNULL)
     trainings = _children(process.pid)  # the process training (errica.trainer), with multiprocessing's helper
     assert trainings
     process.send_signal(signal.SIGKILL)
@@ -484,22 +492,9 @@ def test_errica_says_when_a_training_process_dies(errica_run, tmp_path):
     """A training process killed (say, out of memory): one line, exit code 2, the finished
     trainings kept for the resume."""
     import signal
-    import time
 
     root, _, env, _ = errica_run
-    run = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seqgraph", "graph", *_errica_args(root, run, root / "grid.json")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    state = run / "state" / "errica.json"
-    deadline = time.time() + 300
-    while not (state.exists() and json.loads(state.read_text() or "{}")) and process.poll() is None:
-        assert time.time() < deadline
-        time.sleep(0.1)
+    process, state = _errica_started(root, tmp_path / "run", env, 1, subprocess.PIPE)
     (training,) = [pid for pid in _children(process.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
     os.kill(training, signal.SIGKILL)
     _, stderr = process.communicate(timeout=60)
