@@ -354,12 +354,13 @@ def load_model(run):
     return keras.saving.load_model(path)
 
 
-def start_child_process(parent, quiet):
+def start_child_process(parent, quiet, threads=None):
     """The start of a child process doing part of a run's work (a ``multiprocessing``
     initializer, with the run's process id ``parent``): on Linux the kernel kills it when
     ``parent`` dies (``PR_SET_PDEATHSIG``), so a killed run leaves nothing behind writing to its
     folder; if ``quiet`` (``QUIET`` in the parent), TensorFlow then loads without its start-up
-    messages, as in the ``seqgraph`` command. Called before the child imports TensorFlow, so this
+    messages, as in the ``seqgraph`` command; with ``threads``, TensorFlow runs its ops on that
+    many threads (its default: one per core). Called before the child imports TensorFlow, so this
     module must not import it at the top."""
     import ctypes
     import signal
@@ -373,6 +374,11 @@ def start_child_process(parent, quiet):
         from seqgraph.cli import quiet_tensorflow
 
         quiet_tensorflow()
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 _STRATEGY = {}

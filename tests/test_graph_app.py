@@ -442,13 +442,13 @@ def _alive(pid):
     return (_stat(pid) or ["Z"])[0] != "Z"
 
 
-def _errica_started(root, run, env, trainings, stderr):
-    """A ``train --protocol errica`` process on the test data (its stderr to ``stderr``), once
-    ``trainings`` of its trainings are in its state: ``(process, state path)``."""
+def _errica_started(root, run, env, trainings, stderr, *options):
+    """A ``train --protocol errica`` process (with ``options``) on the test data, its stderr to
+    ``stderr``, once ``trainings`` of its trainings are in its state: ``(process, state path)``."""
     import time
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "seqgraph", "graph", *_errica_args(root, run, root / "grid.json")],
+        [sys.executable, "-m", "seqgraph", "graph", *_errica_args(root, run, root / "grid.json"), *options],
         stdout=subprocess.DEVNULL,
         stderr=stderr,
         text=True,
@@ -506,6 +506,28 @@ def test_errica_says_when_a_training_process_dies(errica_run, tmp_path):
     assert json.loads(state.read_text())
 
 
+def test_errica_runs_trainings_at_once(errica_run, tmp_path):
+    """--jobs 2: two training processes at once; the same trainings, choices and scores as one
+    process (each setting's record where it is, whatever order the trainings finish in)."""
+    root, done_run, env, _ = errica_run
+    run = tmp_path / "run"
+    process, _ = _errica_started(root, run, env, 1, subprocess.PIPE, "--jobs", "2")
+    training = [pid for pid in _children(process.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    assert len(training) == 2
+    metrics = json.loads((run / "metrics.json").read_text())
+    before = json.loads((done_run / "metrics.json").read_text())
+    assert metrics["trainings"] == before["trainings"]
+    # one thread per process instead of two: sums in another order, the losses' last digits differ
+    for fold, fold_before in zip(metrics["per_fold"], before["per_fold"]):
+        assert fold["chosen_index"] == fold_before["chosen_index"]
+        assert fold["test_accuracies"] == pytest.approx(fold_before["test_accuracies"])
+        assert fold["retrained_best_epochs"] == fold_before["retrained_best_epochs"]
+        for v, v_before in zip(fold["validation"], fold_before["validation"]):
+            assert v == pytest.approx(v_before, rel=1e-4)
+
+
 @pytest.mark.parametrize(
     "grid, message",
     [
@@ -530,6 +552,12 @@ def test_errica_options_need_the_protocol(trained, tmp_path):
         "train", "--dataset", "SMALL", "--data-dir", str(root / "data"), "--grid", "g.json", env=env, check=False
     )
     assert out.returncode == 2 and "--grid needs --protocol errica" in out.stderr
+    out = _cli("train", "--dataset", "SMALL", "--data-dir", str(root / "data"), "--jobs", "2", env=env, check=False)
+    assert out.returncode == 2 and out.stderr.strip() == "error: --jobs needs --protocol errica", out.stderr
+    out = _cli(
+        *_errica_args(root, tmp_path / "run", "g.json"), "--jobs", "2", "--distribute", "mirrored", env=env, check=False
+    )
+    assert out.returncode == 2 and "--jobs trains on one device" in out.stderr and not (tmp_path / "run").exists()
 
 
 def test_default_grids():

@@ -1,7 +1,7 @@
 """``seqgraph graph``: the command line (argparse only); each command names the task it runs."""
 
 from seqgraph.apps.graph.config import GraphConfig
-from seqgraph.cli import app_parser, command, export_command, query_command, run_option, train_command
+from seqgraph.cli import app_parser, command, export_command, positive, query_command, run_option, train_command
 
 MOVED = "where the TU dataset is now, if it has moved since training"
 
@@ -14,7 +14,7 @@ DESCRIPTION = (
 
 def add_parser(apps, name, summary):
     commands = app_parser(apps, name, summary, DESCRIPTION)
-    train_command(
+    train = train_command(
         commands,
         "graph",
         GraphConfig,
@@ -25,6 +25,13 @@ def add_parser(apps, name, summary):
         "each fold, retrained 3 times. The run folder gets config.json, metrics.json, learning_curves.png "
         "(xu) or selection.png (errica) and fold 1's model.keras.",
         "seqgraph graph train --dataset MUTAG --data-dir data/tu --model gin --folds 10 --out runs/graph/mutag",
+    )
+    train.add_argument(
+        "--jobs",
+        type=positive,
+        default=1,
+        help="errica: trainings run at once, each in its own process on its share of the CPU cores "
+        "(2 on 2 cores trains the grid in about half the time)",
     )
     run_option(
         command(

@@ -9,7 +9,8 @@ import itertools
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -151,45 +152,55 @@ def train_setting(
 
 
 @contextlib.contextmanager
-def trainer(distribution):
-    """``train_setting`` as the protocol runs it: on one device, in a child process that a fresh
-    one replaces after ``TRAININGS_PER_PROCESS`` trainings; under a ``tf.distribute`` strategy
-    of ours (``distribution``), in this process, where its replicas or cluster live.
+def trainer(distribution, jobs=1):
+    """``train_setting`` as the protocol runs it: on one device, in ``jobs`` child processes at
+    once (each on its share of the CPU cores), a fresh one replacing each after
+    ``TRAININGS_PER_PROCESS`` trainings; under a ``tf.distribute`` strategy of ours
+    (``distribution``), one at a time in this process, where its replicas or cluster live.
 
     TensorFlow keeps ~50 MB of every Keras ``fit`` of a graph model after the model is gone
     (its traced graphs; ``keras.backend.clear_session`` does not return them:
     keras-team/keras#21090), so one process running a 670-training grid grows past 14 GB; a
-    child's memory goes back to the system when it exits. A child dies with this process.
+    child's memory goes back to the system when it exits. A child dies with this process. A
+    small graph model's training keeps about one core busy whatever its threads, so on 2 cores
+    2 jobs of one thread each train twice as many settings per hour as one job of two.
 
     Yields:
-        A function with ``train_setting``'s arguments and result.
+        ``submit``: called with ``train_setting``'s arguments, it returns a
+        ``concurrent.futures.Future`` of its result.
 
     Example:
 
-    >>> with trainer(strategy()) as train:
-    ...     record = train(config, dataset, {"hidden": 32}, 0, 0, train_idx, valid_idx)
+    >>> with trainer(strategy(), jobs=2) as submit:
+    ...     future = submit(config, dataset, {"hidden": 32}, 0, 0, train_idx, valid_idx)
+    ...     record = future.result()
     """
     if distributed(distribution):
-        yield functools.partial(train_setting, distribution=distribution)
+
+        def submit(*args):
+            future = Future()
+            future.set_result(train_setting(*args, distribution=distribution))
+            return future
+
+        yield submit
         return
-    with ProcessPoolExecutor(
-        1,
+    cores = os.cpu_count() or 1
+    pool = ProcessPoolExecutor(
+        jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=start_child_process,
-        initargs=(os.getpid(), common.QUIET),
+        initargs=(os.getpid(), common.QUIET, max(1, cores // jobs) if jobs > 1 else None),
         max_tasks_per_child=TRAININGS_PER_PROCESS,
-    ) as pool:
-
-        def train(*args):
-            try:
-                return pool.submit(train_setting, *args).result()
-            except BrokenProcessPool:
-                raise TrainingError(
-                    "a training process died (killed, or out of memory?); the run keeps its finished trainings: "
-                    "run the same command again to resume"
-                ) from None
-
-        yield train
+    )
+    try:
+        yield functools.partial(pool.submit, train_setting)
+    except BrokenProcessPool:
+        raise TrainingError(
+            "a training process died (killed, or out of memory?); the run keeps its finished trainings: "
+            "run the same command again to resume"
+        ) from None
+    finally:  # the trainings under way finish (and are kept); those not started are dropped
+        pool.shutdown(cancel_futures=True)
 
 
 def settings(grid):
@@ -249,7 +260,7 @@ def validation_split(labels, train_idx, seed):
     return train_idx[inner], train_idx[valid]
 
 
-def assess(config, dataset, folds, run, distribution, progress):
+def assess(config, dataset, folds, run, distribution, progress, jobs=1):
     """Errica et al.'s protocol on ``folds`` (outer stratified folds). In each fold:
 
     1. a stratified 90/10 holdout of the fold's training graphs (``validation_split``);
@@ -263,9 +274,10 @@ def assess(config, dataset, folds, run, distribution, progress):
        same early stopping) and each scored once on the fold's test graphs; their mean is the
        fold's accuracy.
 
-    The test graphs are used by nothing but step 4's scores. Each training finished is kept in
-    the run's state, so an interrupted run resumes after the last whole training. Keeps fold 1's
-    first retrained model (``model.keras``) and plots the choice (``selection.png``).
+    The test graphs are used by nothing but step 4's scores. ``jobs`` trainings of a fold run at
+    once (``trainer``). Each training is kept in the run's state as it finishes, so an
+    interrupted run resumes with the trainings not finished. Keeps fold 1's first retrained
+    model (``model.keras``) and plots the choice (``selection.png``).
 
     Returns:
         The metrics: the protocol, the grid, per fold the chosen setting, every setting's
@@ -278,28 +290,42 @@ def assess(config, dataset, folds, run, distribution, progress):
         run.state.mkdir(exist_ok=True)
     done = json.loads(done_path.read_text()) if done_path.exists() else {}
 
+    recording = threading.Lock()  # finished trainings are recorded as they finish, in any order
+
+    def record(name, future):
+        if not future.cancelled() and future.exception() is None:
+            with recording:
+                done[name] = future.result()
+                if run.chief:
+                    write_json(done_path, done)
+
     def trained(name, setting, seed, fold, train_idx, valid_idx, test_idx=None):
-        """Train ``setting`` once (or take the finished training ``name`` from the state)."""
+        """A future of training ``setting`` once (or of the finished training ``name`` in the state)."""
         if name in done:
-            return {**done[name], "kept": True}
+            future = Future()
+            future.set_result({**done[name], "kept": True})
+            return future
         keep = test_idx is not None and fold == 0 and run.chief and name.endswith("retrain-1")
         save_to = run.path / "model.keras" if keep else None
-        done[name] = train(config, dataset, setting, seed, fold, train_idx, valid_idx, test_idx, save_to)
-        if run.chief:
-            write_json(done_path, done)
-        return done[name]
+        future = submit(config, dataset, setting, seed, fold, train_idx, valid_idx, test_idx, save_to)
+        future.add_done_callback(functools.partial(record, name))
+        return future
 
     per_fold = []
-    with trainer(distribution) as train:
+    with trainer(distribution, jobs) as submit:
         for fold, (train_idx, test_idx) in enumerate(folds):
             inner_idx, valid_idx = validation_split(dataset.labels, train_idx, config.seed + fold)
             print(
                 f"fold {fold + 1}/{config.folds}: {len(inner_idx)} training graphs, {len(valid_idx)} validation, "
                 f"{len(test_idx)} test"
             )
+            futures = [
+                trained(f"fold-{fold + 1}/setting-{i + 1}", setting, config.seed, fold, inner_idx, valid_idx)
+                for i, setting in enumerate(grid)
+            ]
             scores = []
-            for i, setting in enumerate(grid):
-                r = trained(f"fold-{fold + 1}/setting-{i + 1}", setting, config.seed, fold, inner_idx, valid_idx)
+            for i, (setting, future) in enumerate(zip(grid, futures)):
+                r = future.result()
                 scores.append(r)
                 print(
                     f"  setting {i + 1}/{len(grid)} {_describe(setting)}: validation accuracy {r['val_accuracy']:.4f}, "
@@ -308,7 +334,7 @@ def assess(config, dataset, folds, run, distribution, progress):
                     flush=True,
                 )
             chosen = min(range(len(grid)), key=lambda i: (-scores[i]["val_accuracy"], scores[i]["val_loss"], i))
-            runs = [
+            futures = [
                 trained(
                     f"fold-{fold + 1}/retrain-{k + 1}",
                     grid[chosen],
@@ -320,6 +346,7 @@ def assess(config, dataset, folds, run, distribution, progress):
                 )
                 for k in range(RETRAINS)
             ]
+            runs = [future.result() for future in futures]
             accuracies = [r["test_accuracy"] for r in runs]
             print(
                 f"  chose setting {chosen + 1} {_describe(grid[chosen])}; test accuracy of {RETRAINS} retrained runs "

@@ -1,5 +1,6 @@
 """``seqgraph graph train``: stratified k-fold training and evaluation of one model kind."""
 
+import functools
 import json
 import shutil
 import time
@@ -7,14 +8,22 @@ import time
 import keras
 import numpy as np
 
-from seqgraph.apps.common import plot_history, save_config, save_keras, strategy, training_run, write_json
+from seqgraph.apps.common import (
+    plot_history,
+    require,
+    save_config,
+    save_keras,
+    strategy,
+    training_run,
+    write_json,
+)
 from seqgraph.apps.graph import errica
 from seqgraph.apps.graph.model import build_model, compile_model
 from seqgraph.apps.training import distributed, fit, replica_batches
 from seqgraph.datasets import graphs
 
 
-def train(config, out=None, distribute="default", progress="bar", overwrite=False):
+def train(config, out=None, distribute="default", progress="bar", overwrite=False, jobs=1):
     """Train ``config.model`` on each of ``config.folds`` stratified folds of ``config.dataset``
     and score each fold's test graphs, by ``config.protocol``: ``xu`` (``xu_protocol``) or
     ``errica`` (``errica.assess``: settings and epochs chosen on a validation split).
@@ -30,10 +39,14 @@ def train(config, out=None, distribute="default", progress="bar", overwrite=Fals
         config: a ``GraphConfig``.
         out, distribute, progress, overwrite: the options every ``train`` has
             (``seqgraph.cli.training_options``).
+        jobs: with ``--protocol errica``, how many trainings run at once, each in its own process
+            on its share of the CPU cores (``errica.trainer``).
 
     Returns:
         The metrics, as written to metrics.json.
     """
+    require(jobs == 1 or config.protocol == "errica", "jobs", "needs --protocol errica")
+    require(jobs == 1 or distribute == "default", "jobs", "trains on one device: it cannot go with --distribute")
     distribution = strategy(distribute)
     keras.utils.set_random_seed(config.seed)
     dataset = graphs.load(
@@ -59,7 +72,7 @@ def train(config, out=None, distribute="default", progress="bar", overwrite=Fals
                 held_out=folds[0][1].tolist(),
                 symmetric_edges=dataset.symmetric,
             )  # every edge has its reverse: faster GIN training
-        protocol = errica.assess if config.protocol == "errica" else xu_protocol
+        protocol = functools.partial(errica.assess, jobs=jobs) if config.protocol == "errica" else xu_protocol
         metrics = run.finish(protocol(config, dataset, folds, run, distribution, progress))
     plot = "selection.png" if config.protocol == "errica" else "learning_curves.png"
     print(run.wrote(f"metrics.json, {plot}, model.keras"))
