@@ -381,6 +381,44 @@ def start_child_process(parent, quiet, threads=None):
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+@contextlib.contextmanager
+def child_processes(jobs, tasks_per_process, quiet=False, threads=None):
+    """``jobs`` child processes for a run's work, each replaced by a fresh one after
+    ``tasks_per_process`` tasks (what a task leaks goes back to the system), started by
+    ``start_child_process`` (``quiet``, ``threads``). On leaving, the tasks under way finish and
+    those not started are dropped.
+
+    The process pool is never handed more than ``jobs`` tasks: with a backlog, Python
+    3.11-3.13's ``ProcessPoolExecutor`` stops replacing the processes that reach
+    ``max_tasks_per_child`` and hangs (python/cpython#115634). Threads hold the backlog.
+
+    Yields:
+        ``submit(function, *args)``: a ``concurrent.futures.Future`` of ``function(*args)``,
+        run in a child (a dead child fails it with ``BrokenProcessPool``).
+
+    Example:
+
+    >>> with child_processes(2, tasks_per_process=20) as submit:
+    ...     pids = [f.result() for f in [submit(os.getpid) for _ in range(50)]]
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_child_process,
+        initargs=(os.getpid(), quiet, threads),
+        max_tasks_per_child=tasks_per_process,
+    )
+    feeder = ThreadPoolExecutor(jobs)
+    try:
+        yield lambda function, *args: feeder.submit(lambda: pool.submit(function, *args).result())
+    finally:
+        feeder.shutdown(cancel_futures=True)
+        pool.shutdown(cancel_futures=True)
+
+
 _STRATEGY = {}
 
 

@@ -2,7 +2,7 @@
 Errica et al. 2020's, on MUTAG, PROTEINS and ENZYMES (seed 0).
 
     python -m bench.graph_protocols --data-dir ../shared/data/tu --runs runs/protocols \
-        [--protocols xu errica] [--datasets MUTAG ...] [--models gin mlp ...] [--collect-only]
+        [--protocols xu errica] [--datasets MUTAG ...] [--models gin mlp ...] [--jobs 2] [--collect-only]
 
 Each run is one ``seqgraph graph train`` command into ``RUNS/<protocol>/<DATASET>-<model>``
 (PROTEINS with ``--no-node-attributes``, the node labels both papers' code reads),
@@ -36,11 +36,12 @@ ERRICA_PAPER = {
 }
 
 
-def command(protocol, dataset, model, data_dir, out):
+def command(protocol, dataset, model, data_dir, out, jobs=1):
     return [
         *("seqgraph", "graph", "train", "--dataset", dataset, "--data-dir", str(data_dir)),
         *("--model", model, "--protocol", protocol, *PROTOCOLS[protocol], "--progress", "none"),
         *DATASET_OPTIONS.get(dataset, []),
+        *(("--jobs", str(jobs)) if protocol == "errica" and jobs > 1 else ()),
         *("--out", str(out)),
     ]
 
@@ -93,6 +94,7 @@ def main(argv=None):
     parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS), default=list(PROTOCOLS))
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--jobs", type=int, default=1, help="errica: trainings at once (seqgraph graph train --jobs)")
     parser.add_argument("--collect-only", action="store_true", help="start no run: collect the finished ones")
     args = parser.parse_args(argv)
 
@@ -103,7 +105,7 @@ def main(argv=None):
         for dataset in args.datasets:
             for model in args.models:
                 out = args.runs / protocol / f"{dataset}-{model}"
-                cmd = command(protocol, dataset, model, args.data_dir, out)
+                cmd = command(protocol, dataset, model, args.data_dir, out, args.jobs)
                 if not (out / "metrics.json").exists() and not args.collect_only:
                     print(" ".join(cmd), flush=True)
                     subprocess.run([sys.executable, "-m", *cmd], check=True)

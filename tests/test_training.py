@@ -386,3 +386,19 @@ def test_tensorboard_logs_and_the_projector(one_device):
         vectors.shape == (len(words), 16)
         and 'tensor_path: "vectors.tsv"' in (projector / "projector_config.pbtxt").read_text()
     )
+
+
+def test_child_processes_replace_each_after_its_tasks():
+    """More tasks than processes, each process replaced after 2 tasks: every task runs (Python
+    3.11's process pool hangs on such a backlog, python/cpython#115634; a hang fails here)."""
+    code = (
+        "import os\n"
+        "from seqgraph.apps.common import child_processes\n"
+        "with child_processes(2, tasks_per_process=2) as submit:\n"
+        "    pids = [f.result() for f in [submit(os.getpid) for _ in range(12)]]\n"
+        "print(len(set(pids)), os.getpid() in pids)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    processes, in_parent = out.stdout.split()
+    assert int(processes) >= 6 and in_parent == "False"

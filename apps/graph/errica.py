@@ -7,10 +7,9 @@ import dataclasses
 import functools
 import itertools
 import json
-import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from seqgraph.apps import common
 from seqgraph.apps.common import (
     ConfigError,
     TrainingError,
+    child_processes,
     pyplot,
     save_figure,
     save_keras,
-    start_child_process,
     write_json,
 )
 from seqgraph.apps.training import distributed
@@ -184,23 +183,15 @@ def trainer(distribution, jobs=1):
 
         yield submit
         return
-    cores = os.cpu_count() or 1
-    pool = ProcessPoolExecutor(
-        jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=start_child_process,
-        initargs=(os.getpid(), common.QUIET, max(1, cores // jobs) if jobs > 1 else None),
-        max_tasks_per_child=TRAININGS_PER_PROCESS,
-    )
-    try:
-        yield functools.partial(pool.submit, train_setting)
-    except BrokenProcessPool:
-        raise TrainingError(
-            "a training process died (killed, or out of memory?); the run keeps its finished trainings: "
-            "run the same command again to resume"
-        ) from None
-    finally:  # the trainings under way finish (and are kept); those not started are dropped
-        pool.shutdown(cancel_futures=True)
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    with child_processes(jobs, TRAININGS_PER_PROCESS, common.QUIET, threads) as submit:
+        try:
+            yield functools.partial(submit, train_setting)
+        except BrokenProcessPool:
+            raise TrainingError(
+                "a training process died (killed, or out of memory?); the run keeps its finished trainings: "
+                "run the same command again to resume"
+            ) from None
 
 
 def settings(grid):
