@@ -383,14 +383,15 @@ def start_child_process(parent, quiet, threads=None):
 
 @contextlib.contextmanager
 def child_processes(jobs, tasks_per_process, quiet=False, threads=None):
-    """``jobs`` child processes for a run's work, each replaced by a fresh one after
-    ``tasks_per_process`` tasks (what a task leaks goes back to the system), started by
-    ``start_child_process`` (``quiet``, ``threads``). On leaving, the tasks under way finish and
-    those not started are dropped.
+    """``jobs`` child processes for a run's work, started by ``start_child_process`` (``quiet``,
+    ``threads``), each replaced by a fresh one after ``tasks_per_process`` tasks (what a task
+    leaks goes back to the system). At most ``jobs`` tasks run at once, the others wait in
+    order. On leaving, the tasks under way finish and those not started are dropped.
 
-    The process pool is never handed more than ``jobs`` tasks: with a backlog, Python
-    3.11-3.13's ``ProcessPoolExecutor`` stops replacing the processes that reach
-    ``max_tasks_per_child`` and hangs (python/cpython#115634). Threads hold the backlog.
+    Each of ``jobs`` threads hands its tasks, one at a time, to a pool of one process of its own,
+    and shuts that pool down after ``tasks_per_process`` tasks. Not ``ProcessPoolExecutor``'s
+    ``max_tasks_per_child``: with tasks queued, Python 3.11-3.13's pool can stop replacing the
+    processes that reach it and hang (python/cpython#115634; it did here).
 
     Yields:
         ``submit(function, *args)``: a ``concurrent.futures.Future`` of ``function(*args)``,
@@ -402,21 +403,30 @@ def child_processes(jobs, tasks_per_process, quiet=False, threads=None):
     ...     pids = [f.result() for f in [submit(os.getpid) for _ in range(50)]]
     """
     import multiprocessing
+    import threading
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-    pool = ProcessPoolExecutor(
-        jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=start_child_process,
-        initargs=(os.getpid(), quiet, threads),
-        max_tasks_per_child=tasks_per_process,
-    )
-    feeder = ThreadPoolExecutor(jobs)
+    spawn = multiprocessing.get_context("spawn")
+    pools, own = [], threading.local()
+
+    def run(function, *args):  # in one of the ``jobs`` threads below, on its own process
+        if getattr(own, "tasks", tasks_per_process) == tasks_per_process:
+            if getattr(own, "pool", None):
+                own.pool.shutdown()  # idle: its process exits now
+            own.pool = ProcessPoolExecutor(1, spawn, initializer=start_child_process, initargs=(parent, quiet, threads))
+            own.tasks = 0
+            pools.append(own.pool)
+        own.tasks += 1
+        return own.pool.submit(function, *args).result()
+
+    parent = os.getpid()
+    waiting = ThreadPoolExecutor(jobs)
     try:
-        yield lambda function, *args: feeder.submit(lambda: pool.submit(function, *args).result())
+        yield lambda function, *args: waiting.submit(run, function, *args)
     finally:
-        feeder.shutdown(cancel_futures=True)
-        pool.shutdown(cancel_futures=True)
+        waiting.shutdown(cancel_futures=True)
+        for pool in pools:
+            pool.shutdown()
 
 
 _STRATEGY = {}

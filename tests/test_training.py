@@ -389,8 +389,8 @@ def test_tensorboard_logs_and_the_projector(one_device):
 
 
 def test_child_processes_replace_each_after_its_tasks():
-    """More tasks than processes, each process replaced after 2 tasks: every task runs (Python
-    3.11's process pool hangs on such a backlog, python/cpython#115634; a hang fails here)."""
+    """More tasks than processes, the processes replaced after 2 tasks each: every task runs
+    (Python 3.11's pool with max_tasks_per_child hangs, python/cpython#115634; a hang fails here)."""
     code = (
         "import os\n"
         "from seqgraph.apps.common import child_processes\n"
@@ -398,7 +398,7 @@ def test_child_processes_replace_each_after_its_tasks():
         "    pids = [f.result() for f in [submit(os.getpid) for _ in range(12)]]\n"
         "print(len(set(pids)), os.getpid() in pids)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     processes, in_parent = out.stdout.split()
-    assert int(processes) >= 6 and in_parent == "False"
+    assert int(processes) >= 6 and in_parent == "False"  # at most 2 tasks in each process
