@@ -7,7 +7,8 @@ Errica et al. 2020's, on MUTAG, PROTEINS and ENZYMES (seed 0).
 Each run is one ``seqgraph graph train`` command into ``RUNS/<protocol>/<DATASET>-<model>``
 (PROTEINS with ``--no-node-attributes``, the node labels both papers' code reads),
 started only where that folder has no ``metrics.json`` (an unfinished run resumes), so the
-grid can be run a piece at a time or from several shells at once, one run folder each. Xu:
+grid can be run a piece at a time or from several shells at once, one run folder each; the
+runs in the results file whose folders are not under ``--runs`` are kept, each with its date. Xu:
 the app's defaults, 100 epochs, the test accuracy of the last epoch and of the epoch whose
 fold-averaged test accuracy is highest. Errica: the model's default grid, at most 300 epochs,
 patience 20. Writes ``results/graph_protocols.json`` (every finished run's metrics and
@@ -18,6 +19,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PROTOCOLS = {"xu": ["--epochs", "100"], "errica": ["--epochs", "300"]}
@@ -98,8 +100,13 @@ def main(argv=None):
     parser.add_argument("--collect-only", action="store_true", help="start no run: collect the finished ones")
     args = parser.parse_args(argv)
 
-    from bench.common import write_results
+    from bench.common import RESULTS, write_results
 
+    # Runs recorded before whose folders are not under --runs now are kept, with their date.
+    earlier_path = RESULTS / "graph_protocols.json"
+    earlier = json.loads(earlier_path.read_text()) if earlier_path.exists() else {"runs": []}
+    earlier_runs = {(r["protocol"], r["dataset"], r["model"]): r for r in earlier["runs"]}
+    earlier_date = earlier.get("environment", {}).get("date", "")[:10]
     runs, rows, missing = [], {}, []
     for protocol in args.protocols:
         for dataset in args.datasets:
@@ -109,13 +116,20 @@ def main(argv=None):
                 if not (out / "metrics.json").exists() and not args.collect_only:
                     print(" ".join(cmd), flush=True)
                     subprocess.run([sys.executable, "-m", *cmd], check=True)
+                key = (protocol, dataset, model)
                 if not (out / "metrics.json").exists():
-                    missing.append(f"{protocol} {dataset} {model}")
+                    if key in earlier_runs:
+                        runs.append({"date": earlier_date, **earlier_runs[key]})
+                        rows[key] = runs[-1]
+                    else:
+                        missing.append(f"{protocol} {dataset} {model}")
                     continue
                 metrics = json.loads((out / "metrics.json").read_text())
-                rows[(protocol, dataset, model)] = summary(protocol, metrics)
-                runs.append({"protocol": protocol, "dataset": dataset, "model": model, "command": " ".join(cmd)})
-                runs[-1].update(rows[(protocol, dataset, model)])
+                rows[key] = summary(protocol, metrics)
+                date = time.strftime("%Y-%m-%d", time.localtime((out / "metrics.json").stat().st_mtime))
+                runs.append({"protocol": protocol, "dataset": dataset, "model": model, "date": date})
+                runs[-1]["command"] = " ".join(cmd)
+                runs[-1].update(rows[key])
                 runs[-1]["metrics"] = {k: v for k, v in metrics.items() if k not in ("grid",)}
     print(table(rows))
     if missing:
