@@ -131,10 +131,8 @@ def main(argv=None):
                 metrics = json.loads((out / "metrics.json").read_text())
                 rows[key] = summary(protocol, metrics)
                 date = time.strftime("%Y-%m-%d", time.localtime((out / "metrics.json").stat().st_mtime))
-                runs.append({"protocol": protocol, "dataset": dataset, "model": model, "date": date})
-                runs[-1]["command"] = " ".join(cmd)
-                runs[-1].update(rows[key])
-                runs[-1]["metrics"] = {k: v for k, v in metrics.items() if k not in ("grid",)}
+                run = {"protocol": protocol, "dataset": dataset, "model": model, "date": date, "command": " ".join(cmd)}
+                runs.append({**run, **rows[key], "metrics": {k: v for k, v in metrics.items() if k != "grid"}})
     print(table(rows))
     if missing:
         print(f"not finished: {', '.join(missing)}")
